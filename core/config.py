@@ -1,0 +1,142 @@
+"""Settings: one small object filled from `SIGLIP_PROJECTS_*` environment variables and CLI flags.
+
+The README's settings table is generated from `SETTINGS_DOC`, so every field is documented once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+
+from core.errors import InvalidInputError, UnknownModelError
+from core.registry import MODEL_ENV_PREFIX, all_slots, env_var
+
+ENV_PREFIX = "SIGLIP_PROJECTS_"
+
+
+def _meta(env: str, help: str) -> dict[str, str]:
+    return {"env": ENV_PREFIX + env, "help": help}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build it with `Settings.from_env()`, change it with `.with_()`."""
+
+    index_dir: Path = field(
+        default=Path("indexes"),
+        metadata=_meta("INDEX_DIR", "Folder holding the built indexes (one sub-folder per index)."),
+    )
+    batch_size: int = field(
+        default=32, metadata=_meta("BATCH_SIZE", "Images or texts per model call when embedding.")
+    )
+    device: str = field(
+        default="auto",
+        metadata=_meta("DEVICE", "`auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`."),
+    )
+    naflex_max_patches: int = field(
+        default=256,
+        metadata=_meta(
+            "NAFLEX_MAX_PATCHES",
+            "Most 16x16 patches per image for SigLIP 2 NaFlex (more: finer detail, slower).",
+        ),
+    )
+    model_overrides: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=_meta(
+            "MODEL_<SLOT>",
+            "Hub id or local folder to load for a model slot instead of its default (see Models).",
+        ),
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every `SIGLIP_PROJECTS_*` variable of `environ` (default: `os.environ`).
+
+        Raises:
+            InvalidInputError: a variable holds a value of the wrong type.
+            UnknownModelError: a `SIGLIP_PROJECTS_MODEL_*` variable names no model slot.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "model_overrides":
+                continue
+            raw = environ.get(f.metadata["env"])
+            if raw not in (None, ""):
+                values[f.name] = _parse(f.metadata["env"], raw, f.default)
+        slots_by_env = {env_var(slot): slot for slot in all_slots()}
+        overrides = {}
+        for name, value in environ.items():
+            if name.startswith(MODEL_ENV_PREFIX) and value:
+                if name not in slots_by_env:
+                    raise UnknownModelError(
+                        f"{name} names no model slot. Known variables: {', '.join(slots_by_env)}."
+                    )
+                overrides[slots_by_env[name]] = value
+        return cls(model_overrides=overrides, **values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_model_overrides(self, assignments: Iterable[str]) -> Settings:
+        """Apply `SLOT=VALUE` strings (from `--model`) on top of the current overrides.
+
+        Raises:
+            InvalidInputError: an assignment without `=`.
+            UnknownModelError: an unknown slot.
+        """
+        overrides = dict(self.model_overrides)
+        slots = all_slots()
+        for assignment in assignments:
+            slot, sep, value = assignment.partition("=")
+            slot = slot.strip()
+            if not sep or not value.strip():
+                raise InvalidInputError(
+                    f"--model expects SLOT=VALUE (for example siglip=/path/to/folder), got '{assignment}'."
+                )
+            if slot not in slots:
+                raise UnknownModelError(f"Unknown model slot '{slot}'. Known slots: {', '.join(slots)}.")
+            overrides[slot] = value.strip()
+        return replace(self, model_overrides=overrides)
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, Path):
+            return Path(raw).expanduser()
+    except ValueError:
+        raise InvalidInputError(f"{name}={raw!r} is not a valid {type(default).__name__}.") from None
+    return raw
+
+
+#: (environment variable, default, help) for each setting, in declaration order.
+SETTINGS_DOC: tuple[tuple[str, str, str], ...] = tuple(
+    (f.metadata["env"], "" if f.default is MISSING else str(f.default), f.metadata["help"])
+    for f in fields(Settings)
+)
+
+_lock = threading.Lock()
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings: read from the environment on first use, or as set by `set_settings`."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Settings.from_env()
+        return _current
+
+
+def set_settings(settings: Settings | None) -> None:
+    """Replace the process-wide settings (None: re-read the environment on next use)."""
+    global _current
+    with _lock:
+        _current = settings

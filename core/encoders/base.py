@@ -1,0 +1,153 @@
+"""The one interface every model family implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeAlias
+
+import numpy as np
+from PIL import Image
+
+from core.config import Settings
+from core.registry import ModelSpec
+
+#: (N, D) float32, each row L2-normalised.
+Embeddings: TypeAlias = np.ndarray
+#: Called after each batch with (items done, items in all).
+ProgressCallback: TypeAlias = Callable[[int, int], None]
+
+
+class Encoder(ABC):
+    """A loaded model that embeds images and texts into one space and scores labels.
+
+    Subclasses load everything in `__init__` (the loader calls it once per process, under a lock)
+    and keep family-specific details (tokenizer padding, score function) to themselves.
+    """
+
+    def __init__(self, spec: ModelSpec, sources: dict[str, str], settings: Settings) -> None:
+        self.spec = spec
+        self.sources = sources
+        self.settings = settings
+        self.device = resolve_device(settings.device)
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def model_id(self) -> str:
+        """The checkpoint(s) actually loaded, as one string (recorded in index manifests)."""
+        return " + ".join(f"{tower}={source}" if tower else source for tower, source in self.sources.items())
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Embedding dimension."""
+
+    @abstractmethod
+    def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
+        """Embed one batch of RGB images; return (n, D) float32, normalised."""
+
+    @abstractmethod
+    def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
+        """Embed one batch of texts; return (n, D) float32, normalised."""
+
+    @abstractmethod
+    def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
+        """Zero-shot scores of one image against L label texts: (D,) and (L, D) -> (L,)."""
+
+    def embed_images(
+        self,
+        images: Sequence[Image.Image],
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Embeddings:
+        """Embed PIL images of any mode and size.
+
+        Args:
+            images: Images; each is converted to RGB (transparency on white) before the model sees it.
+            batch_size: Images per model call (default: the settings' batch size).
+            progress: Called after each batch with (done, total).
+
+        Returns:
+            (N, D) float32 array, rows L2-normalised.
+        """
+        from core.images import to_rgb
+
+        return self._batched(
+            [to_rgb(image) for image in images], self._embed_image_batch, batch_size, progress
+        )
+
+    def embed_texts(
+        self,
+        texts: Sequence[str],
+        *,
+        language: str | None = None,
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Embeddings:
+        """Embed texts. `language` is the source-language code for models that need one (NLLB-CLIP).
+
+        Returns:
+            (N, D) float32 array, rows L2-normalised.
+        """
+        return self._batched(
+            list(texts), lambda batch: self._embed_text_batch(batch, language), batch_size, progress
+        )
+
+    def _batched(
+        self,
+        items: list,
+        embed_batch: Callable[[list], np.ndarray],
+        batch_size: int | None,
+        progress: ProgressCallback | None,
+    ) -> Embeddings:
+        import torch
+
+        batch_size = batch_size or self.settings.batch_size
+        parts = []
+        with torch.inference_mode():
+            for start, batch in _chunks(items, batch_size):
+                parts.append(embed_batch(batch))
+                if progress is not None:
+                    progress(start + len(batch), len(items))
+        if not parts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+def _chunks(items: list, size: int) -> Iterator[tuple[int, list]]:
+    for start in range(0, len(items), size):
+        yield start, items[start : start + size]
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalise rows in float32 (zero rows stay zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
+
+
+def to_numpy(tensor) -> np.ndarray:  # noqa: ANN001 - torch is imported lazily
+    """(n, D) tensor -> L2-normalised float32 numpy rows, normalised in float32 on the device."""
+    tensor = tensor.float()
+    return (tensor / tensor.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max()
+    exp = np.exp(shifted)
+    return exp / exp.sum()
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

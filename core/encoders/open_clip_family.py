@@ -1,0 +1,87 @@
+"""NLLB-CLIP through open_clip: a CLIP image tower with the NLLB-200 text encoder.
+
+The NLLB tokenizer prefixes each text with its source-language token (`eng_Latn`, `fra_Latn`...), so
+texts are embedded per language; the wrong code gives measurably worse scores.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+
+from core.config import Settings
+from core.encoders.base import Encoder, softmax, to_numpy
+from core.errors import InvalidInputError
+from core.registry import ModelSpec
+
+DEFAULT_LANGUAGE = "eng_Latn"
+
+
+def parse_open_clip_name(value: str, default_tag: str | None) -> tuple[str, str | None]:
+    """Split `name@tag` into the open_clip model name and pretrained tag.
+
+    `hf-hub:` and `local-dir:` specs carry their weights and take no tag. A bare model name without
+    `@tag` gets the registry's default tag.
+    """
+    if value.startswith(("hf-hub:", "local-dir:")):
+        return value, None
+    name, _, tag = value.partition("@")
+    return name, tag or default_tag
+
+
+class OpenClipEncoder(Encoder):
+    def __init__(self, spec: ModelSpec, sources: dict[str, str], settings: Settings) -> None:
+        super().__init__(spec, sources, settings)
+        import open_clip
+
+        name, tag = parse_open_clip_name(sources[""], spec.pretrained_tag)
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            name, pretrained=tag, device=self.device, require_pretrained=tag is not None
+        )
+        self.model = model.eval()
+        self.preprocess = preprocess
+        self.tokenizer = open_clip.get_tokenizer(name)
+        # The tokenizer's language is state shared by all callers: set and use it under one lock.
+        self._tokenizer_lock = threading.Lock()
+        self.logit_scale = float(self.model.logit_scale.exp())
+        self.languages = frozenset(_language_codes(self.tokenizer))
+        # open_clip configs name the embedding width in several ways; one text tells for sure.
+        self._dim = int(self.embed_texts(["a"]).shape[1])
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
+        import torch
+
+        pixels = torch.stack([self.preprocess(image) for image in images]).to(self.device)
+        return to_numpy(self.model.encode_image(pixels))
+
+    def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
+        language = self.check_language(language or DEFAULT_LANGUAGE)
+        with self._tokenizer_lock:
+            self.tokenizer.set_language(language)
+            tokens = self.tokenizer(texts)
+        return to_numpy(self.model.encode_text(tokens.to(self.device)))
+
+    def check_language(self, language: str) -> str:
+        """Return `language` if the tokenizer knows it, else raise a clear error."""
+        if self.languages and language not in self.languages:
+            examples = ", ".join(code for code in ("eng_Latn", "fra_Latn", "deu_Latn", "jpn_Jpan") if code in self.languages)
+            raise InvalidInputError(
+                f"'{language}' is not an NLLB language code. Use codes like {examples} "
+                "(language_Script, as listed in the NLLB-200 documentation)."
+            )
+        return language
+
+    def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
+        return softmax(self.logit_scale * (text_embeddings @ image_embedding))
+
+
+def _language_codes(tokenizer: object) -> list[str]:
+    hf_tokenizer = getattr(tokenizer, "tokenizer", None)
+    codes = getattr(hf_tokenizer, "additional_special_tokens", None) or []
+    return [code for code in codes if len(code) == 8 and code[3] == "_"]

@@ -1,0 +1,60 @@
+"""SigLIP, SigLIP 2 (fixed resolution and NaFlex), SigLIP multilingual and CLIP, via transformers.
+
+Text and score handling follow transformers' zero-shot-image-classification pipeline exactly:
+SigLIP-type models pad texts to `max_length` 64 and score each label with its own sigmoid; CLIP pads
+to the longest text and takes a softmax over the labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from core.config import Settings
+from core.encoders.base import Encoder, sigmoid, softmax, to_numpy
+from core.registry import ModelSpec
+
+SIGLIP_TEXT_LENGTH = 64
+
+
+class TransformersEncoder(Encoder):
+    def __init__(self, spec: ModelSpec, sources: dict[str, str], settings: Settings) -> None:
+        super().__init__(spec, sources, settings)
+        from transformers import AutoModel, AutoProcessor
+
+        source = sources[""]
+        # trust_remote_code stays off: every family here is built into transformers.
+        self.model = AutoModel.from_pretrained(source, trust_remote_code=False).to(self.device).eval()
+        self.processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+        self.sigmoid_scoring = "siglip" in self.model.config.model_type
+        self.naflex = self.model.config.model_type == "siglip2"
+        self.logit_scale = float(self.model.logit_scale.exp())
+        bias = getattr(self.model, "logit_bias", None)
+        self.logit_bias = float(bias) if bias is not None else 0.0
+
+    @property
+    def dim(self) -> int:
+        config = self.model.config
+        return int(getattr(config, "projection_dim", None) or config.text_config.hidden_size)
+
+    def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
+        kwargs = {"max_num_patches": self.settings.naflex_max_patches} if self.naflex else {}
+        inputs = self.processor(images=images, return_tensors="pt", **kwargs).to(self.device)
+        features = self.model.get_image_features(**inputs).pooler_output
+        return to_numpy(features)
+
+    def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
+        inputs = self.processor.tokenizer(texts, return_tensors="pt", **self._text_kwargs()).to(self.device)
+        features = self.model.get_text_features(**inputs).pooler_output
+        return to_numpy(features)
+
+    def _text_kwargs(self) -> dict[str, object]:
+        if self.sigmoid_scoring:
+            return {"padding": "max_length", "max_length": SIGLIP_TEXT_LENGTH, "truncation": True}
+        # The pipeline does not truncate CLIP texts and fails on long ones; truncating to the
+        # model's 77 tokens gives the same result on every text the pipeline accepts.
+        return {"padding": True, "truncation": True}
+
+    def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
+        logits = self.logit_scale * (text_embeddings @ image_embedding) + self.logit_bias
+        return sigmoid(logits) if self.sigmoid_scoring else softmax(logits)

@@ -1,0 +1,157 @@
+"""Safe image handling: opening files, converting any mode to RGB, compositing sketches.
+
+Every model receives 8-bit RGB. Transparent areas become white (a sketch is drawn on white paper,
+and a logo with a transparent background reads the same way), 16-bit and float images are scaled
+to 8 bits by their actual range, animated images give their first frame.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from core.errors import InvalidInputError
+
+#: Largest image, in pixels, that is decoded at all (larger files are refused, not resized):
+#: 8,000 x 8,000 is far above what any model here needs, and 20,000 x 20,000 bombs stay out.
+MAX_IMAGE_PIXELS = 64_000_000
+#: Largest image file accepted, in bytes.
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+#: File extensions treated as images when scanning folders.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+
+WHITE = (255, 255, 255)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Return an 8-bit RGB copy of `image`, whatever its mode, with transparency on white.
+
+    Raises:
+        InvalidInputError: the image is empty (0 pixels) or larger than `MAX_IMAGE_PIXELS`.
+    """
+    check_size(image.width, image.height)
+    if getattr(image, "is_animated", False):
+        image.seek(0)
+    if image.mode == "RGB":
+        return image.copy()
+    if image.mode in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
+        image = _to_8bit(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, WHITE + (255,))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """Scale a 16-bit or float greyscale image to 8 bits by its own range."""
+    array = np.asarray(image, dtype=np.float64)
+    low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    scale = 255.0 / (high - low) if high > low else 0.0
+    scaled = np.nan_to_num((array - low) * scale).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")
+
+
+def check_size(width: int, height: int) -> None:
+    if width < 1 or height < 1:
+        raise InvalidInputError("The image is empty (0 pixels). Upload a real picture.")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InvalidInputError(
+            f"The image is {width}x{height} pixels, over the limit of {MAX_IMAGE_PIXELS:,} pixels. "
+            "Resize it (e.g. to 2000 px on its longer side) and try again."
+        )
+
+
+def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
+    """Open an image file (path or bytes) safely and return it as RGB.
+
+    The header is checked before decoding, so a decompression bomb costs nothing.
+
+    Raises:
+        InvalidInputError: not an image, truncated or corrupt, too large in bytes or pixels.
+    """
+    name = "The upload" if isinstance(source, bytes) else f"'{Path(source).name}'"
+    size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise InvalidInputError(
+            f"{name} is {size / 1e6:.0f} MB, over the limit of {MAX_IMAGE_BYTES / 1e6:.0f} MB. "
+            "Use a smaller file."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            check_size(image.width, image.height)
+            image = ImageOps.exif_transpose(image) or image
+            image.load()
+    except InvalidInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInputError(f"{name} is too large to decode safely. Resize it and try again.") from None
+    except Exception as error:  # PIL raises many types for bad files
+        raise InvalidInputError(
+            f"{name} could not be read as an image ({type(error).__name__}: {error}). "
+            "Upload a JPEG, PNG, WebP, GIF, BMP or TIFF file."
+        ) from None
+    return to_rgb(image)
+
+
+def sketch_to_image(sketch: Image.Image | np.ndarray | Mapping[str, Any] | None) -> Image.Image | None:
+    """Turn a drawing into an RGB image on white, or None when nothing was drawn.
+
+    Accepts a Gradio ImageEditor/Sketchpad value (dict with `composite`, `background`, `layers`),
+    a PIL image or an array. "Nothing drawn" means every pixel is the background colour.
+    """
+    if sketch is None:
+        return None
+    if isinstance(sketch, Mapping):
+        composite = sketch.get("composite")
+        if composite is None:
+            layers = [layer for layer in sketch.get("layers") or [] if layer is not None]
+            background = sketch.get("background")
+            if background is None and not layers:
+                return None
+            composite = _flatten(background, layers)
+        sketch = composite
+    image = Image.fromarray(np.asarray(sketch)) if isinstance(sketch, np.ndarray) else sketch
+    rgb = to_rgb(image)
+    pixels = np.asarray(rgb)
+    if (pixels == pixels.reshape(-1, 3)[0]).all():
+        return None
+    return crop_to_drawing(rgb)
+
+
+def _flatten(background: Any, layers: list[Any]) -> Image.Image:
+    images = [Image.fromarray(np.asarray(x)) if isinstance(x, np.ndarray) else x for x in layers]
+    base = background if background is not None else Image.new("RGBA", images[0].size, WHITE + (255,))
+    base = Image.fromarray(np.asarray(base)) if isinstance(base, np.ndarray) else base
+    canvas = base.convert("RGBA")
+    for layer in images:
+        canvas = Image.alpha_composite(canvas, layer.convert("RGBA").resize(canvas.size))
+    return canvas
+
+
+def crop_to_drawing(image: Image.Image, margin: float = 0.08) -> Image.Image:
+    """Crop a drawing on white to a square around its strokes, with a small margin.
+
+    A small sketch in a corner of an 800x800 canvas otherwise becomes a few pixels at 224x224.
+    """
+    pixels = np.asarray(image.convert("L"))
+    ys, xs = np.nonzero(pixels < 250)
+    if len(xs) == 0:
+        return image
+    left, right, top, bottom = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    width, height = right - left, bottom - top
+    side = int(max(width, height) * (1 + 2 * margin)) + 1
+    canvas = Image.new("RGB", (side, side), WHITE)
+    canvas.paste(image.crop((left, top, right, bottom)), ((side - width) // 2, (side - height) // 2))
+    return canvas

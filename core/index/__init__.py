@@ -1,0 +1,1 @@
+"""Embedding indexes: build (batched, resumable), store (manifest, atomic writes), search."""
