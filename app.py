@@ -1,8 +1,8 @@
 """SigLIP Projects: the Gradio app (default) and the index tools.
 
-    python app.py                       # serve the app on http://127.0.0.1:7860
-    python app.py --model siglip=/models/siglip-base   # use a local checkpoint
-    python app.py index build --help    # build, search and inspect embedding indexes
+python app.py                       # serve the app on http://127.0.0.1:7860
+python app.py --model siglip=/models/siglip-base   # use a local checkpoint
+python app.py index build --help    # build, search and inspect embedding indexes
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.config import Settings, set_settings
 from core.errors import SiglipProjectsError
-from core.registry import MODELS, all_slots
+from core.registry import all_slots
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,9 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. --model siglip=/models/siglip-base-patch16-224.",
     )
     parser.add_argument(
-        "--index-dir", type=Path, help="Folder of built indexes (default: SIGLIP_PROJECTS_INDEX_DIR or ./indexes)."
+        "--index-dir",
+        type=Path,
+        help="Folder of built indexes (default: SIGLIP_PROJECTS_INDEX_DIR or ./indexes).",
     )
-    parser.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: SIGLIP_PROJECTS_DEVICE or auto).")
+    parser.add_argument(
+        "--device", help="auto, cpu, cuda or cuda:N (default: SIGLIP_PROJECTS_DEVICE or auto)."
+    )
     parser.add_argument("--batch-size", type=int, help="Items per model call when embedding.")
     parser.add_argument("-v", "--verbose", action="store_true", help="Log debug messages.")
     commands = parser.add_subparsers(dest="command", metavar="{serve,index}")

@@ -28,6 +28,7 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 
 WHITE = (255, 255, 255)
+WHITE_RGBA = (*WHITE, 255)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -47,7 +48,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = image.convert("RGBA")
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, WHITE + (255,))
+        background = Image.new("RGBA", rgba.size, WHITE_RGBA)
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
 
@@ -96,7 +97,10 @@ def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
     except InvalidInputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidInputError(f"{name} is too large to decode safely. Resize it and try again.") from None
+        raise InvalidInputError(
+            f"{name} has far more than {MAX_IMAGE_PIXELS:,} pixels, too many to decode safely. "
+            "Resize it (e.g. to 2000 px on its longer side) and try again."
+        ) from None
     except Exception as error:  # PIL raises many types for bad files
         raise InvalidInputError(
             f"{name} could not be read as an image ({type(error).__name__}: {error}). "
@@ -132,7 +136,7 @@ def sketch_to_image(sketch: Image.Image | np.ndarray | Mapping[str, Any] | None)
 
 def _flatten(background: Any, layers: list[Any]) -> Image.Image:
     images = [Image.fromarray(np.asarray(x)) if isinstance(x, np.ndarray) else x for x in layers]
-    base = background if background is not None else Image.new("RGBA", images[0].size, WHITE + (255,))
+    base = background if background is not None else Image.new("RGBA", images[0].size, WHITE_RGBA)
     base = Image.fromarray(np.asarray(base)) if isinstance(base, np.ndarray) else base
     canvas = base.convert("RGBA")
     for layer in images:

@@ -95,7 +95,8 @@ MODELS: dict[str, ModelSpec] = {
             towers=(("", "google/siglip2-base-patch16-224"),),
             scoring="sigmoid",
             languages="Multilingual (trained on WebLI in 100+ languages)",
-            good_for="Better image-text matching than SigLIP, in many languages, at a fixed 224x224 resolution.",
+            good_for="Better image-text matching than SigLIP, in many languages, "
+            "at a fixed 224x224 resolution.",
         ),
         ModelSpec(
             key="siglip2-naflex",
@@ -176,6 +177,4 @@ def all_slots() -> dict[str, str]:
 
 def resolve_sources(spec: ModelSpec, overrides: Mapping[str, str]) -> dict[str, str]:
     """Map each tower of `spec` to the checkpoint to load: the override if set, else the default."""
-    return {
-        tower: overrides.get(slot_name(spec.key, tower)) or default for tower, default in spec.towers
-    }
+    return {tower: overrides.get(slot_name(spec.key, tower)) or default for tower, default in spec.towers}

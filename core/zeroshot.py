@@ -96,7 +96,7 @@ class _LabelCache:
         if missing:
             vectors = encoder.embed_texts([key[3] for key in missing], language=language)
             with self._lock:
-                for key, vector in zip(missing, vectors):
+                for key, vector in zip(missing, vectors, strict=True):
                     found[key] = self._entries[key] = vector
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
@@ -143,5 +143,5 @@ def classify(
     image_embedding = encoder.embed_images([image])[0]
     text_embeddings = label_cache.embed(encoder, [template.format(name) for name in names], language)
     scores = encoder.scores(image_embedding, text_embeddings)
-    ranked = sorted(zip(names, scores.tolist()), key=lambda pair: -pair[1])
+    ranked = sorted(zip(names, scores.tolist(), strict=True), key=lambda pair: -pair[1])
     return [{"label": name, "score": float(score)} for name, score in ranked]

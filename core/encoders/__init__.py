@@ -99,9 +99,7 @@ def _encoder_class(spec: ModelSpec) -> type[Encoder]:
 def _load_error_message(spec: ModelSpec, sources: dict[str, str], error: Exception) -> str:
     reason = " ".join(str(error).split())[:300] or type(error).__name__
     where = ", ".join(f"'{source}'" for source in sources.values())
-    how = " or ".join(
-        f"{env_var(slot_name(spec.key, tower))}=/path/to/folder" for tower in sources
-    )
+    how = " or ".join(f"{env_var(slot_name(spec.key, tower))}=/path/to/folder" for tower in sources)
     flags = " ".join(f"--model {slot_name(spec.key, tower)}=/path/to/folder" for tower in sources)
     example = "local-dir:/path/to/folder" if spec.backend == "open_clip" else "/path/to/folder"
     return (

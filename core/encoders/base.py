@@ -129,7 +129,7 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
-def to_numpy(tensor) -> np.ndarray:  # noqa: ANN001 - torch is imported lazily
+def to_numpy(tensor) -> np.ndarray:
     """(n, D) tensor -> L2-normalised float32 numpy rows, normalised in float32 on the device."""
     tensor = tensor.float()
     return (tensor / tensor.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()

@@ -1,7 +1,8 @@
 """NLLB-CLIP through open_clip: a CLIP image tower with the NLLB-200 text encoder.
 
-The NLLB tokenizer prefixes each text with its source-language token (`eng_Latn`, `fra_Latn`...), so
-texts are embedded per language; the wrong code gives measurably worse scores.
+The NLLB tokenizer prefixes each text with its source-language token (`eng_Latn`, `fra_Latn`...) and
+NLLB-CLIP pools that first position, so texts are embedded per language; the wrong code gives
+measurably worse scores.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class OpenClipEncoder(Encoder):
         self.tokenizer = open_clip.get_tokenizer(name)
         # The tokenizer's language is state shared by all callers: set and use it under one lock.
         self._tokenizer_lock = threading.Lock()
-        self.logit_scale = float(self.model.logit_scale.exp())
+        self.logit_scale = float(self.model.logit_scale.detach().exp())
         self.languages = frozenset(_language_codes(self.tokenizer))
         # open_clip configs name the embedding width in several ways; one text tells for sure.
         self._dim = int(self.embed_texts(["a"]).shape[1])
@@ -63,17 +64,18 @@ class OpenClipEncoder(Encoder):
     def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
         language = self.check_language(language or DEFAULT_LANGUAGE)
         with self._tokenizer_lock:
-            self.tokenizer.set_language(language)
+            # open_clip's set_language() is undone by transformers 5, which re-applies `src_lang` on
+            # every call: set the attribute the NLLB tokenizer reads instead.
+            self.tokenizer.tokenizer.src_lang = language
             tokens = self.tokenizer(texts)
         return to_numpy(self.model.encode_text(tokens.to(self.device)))
 
     def check_language(self, language: str) -> str:
         """Return `language` if the tokenizer knows it, else raise a clear error."""
         if self.languages and language not in self.languages:
-            examples = ", ".join(code for code in ("eng_Latn", "fra_Latn", "deu_Latn", "jpn_Jpan") if code in self.languages)
             raise InvalidInputError(
-                f"'{language}' is not an NLLB language code. Use codes like {examples} "
-                "(language_Script, as listed in the NLLB-200 documentation)."
+                f"'{language}' is not an NLLB language code. Use a code like eng_Latn, fra_Latn, "
+                "deu_Latn or jpn_Jpan (language_Script, as listed in the NLLB-200 documentation)."
             )
         return language
 
@@ -82,6 +84,10 @@ class OpenClipEncoder(Encoder):
 
 
 def _language_codes(tokenizer: object) -> list[str]:
+    """The NLLB language codes (`eng_Latn`...) the tokenizer knows: special tokens shaped xxx_Yyyy."""
     hf_tokenizer = getattr(tokenizer, "tokenizer", None)
-    codes = getattr(hf_tokenizer, "additional_special_tokens", None) or []
-    return [code for code in codes if len(code) == 8 and code[3] == "_"]
+    # transformers 5 keeps them in `extra_special_tokens`; 4.x called them `additional_special_tokens`.
+    codes = getattr(hf_tokenizer, "extra_special_tokens", None) or getattr(
+        hf_tokenizer, "additional_special_tokens", None
+    )
+    return [code for code in codes or [] if isinstance(code, str) and len(code) == 8 and code[3] == "_"]

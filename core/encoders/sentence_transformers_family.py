@@ -26,8 +26,8 @@ class SentenceTransformersEncoder(Encoder):
 
         self.image_model = SentenceTransformer(sources["image"], device=self.device, trust_remote_code=False)
         self.text_model = SentenceTransformer(sources["text"], device=self.device, trust_remote_code=False)
-        image_dim = self.image_model.get_sentence_embedding_dimension()
-        text_dim = self.text_model.get_sentence_embedding_dimension()
+        image_dim = self.image_model.get_embedding_dimension()
+        text_dim = self.text_model.get_embedding_dimension()
         if image_dim and text_dim and image_dim != text_dim:
             raise ModelLoadError(
                 f"Multilingual CLIP towers disagree: image model {sources['image']} gives {image_dim} "

@@ -28,9 +28,9 @@ class TransformersEncoder(Encoder):
         self.processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
         self.sigmoid_scoring = "siglip" in self.model.config.model_type
         self.naflex = self.model.config.model_type == "siglip2"
-        self.logit_scale = float(self.model.logit_scale.exp())
+        self.logit_scale = float(self.model.logit_scale.detach().exp())
         bias = getattr(self.model, "logit_bias", None)
-        self.logit_bias = float(bias) if bias is not None else 0.0
+        self.logit_bias = float(bias.detach()) if bias is not None else 0.0
 
     @property
     def dim(self) -> int:

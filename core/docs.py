@@ -1,0 +1,75 @@
+"""README sections generated from the registry and the settings, so the docs cannot drift.
+
+python -m core.docs            # rewrite the generated sections of README.md
+python -m core.docs --check    # exit 1 if README.md is out of date (the tests run this too)
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from core.config import SETTINGS_DOC
+from core.registry import MODELS, env_var, slot_name
+
+
+def models_table() -> str:
+    rows = [
+        "| key | model | default checkpoint | override | scores | languages | good for |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for spec in MODELS.values():
+        tag = f", pretrained `{spec.pretrained_tag}`" if spec.pretrained_tag else ""
+        defaults = "<br>".join(
+            f"`{default}`" + (f" ({tower})" if tower else tag) for tower, default in spec.towers
+        )
+        overrides = "<br>".join(f"`{env_var(slot_name(spec.key, tower))}`" for tower, _ in spec.towers)
+        scores = "sigmoid per label" if spec.scoring == "sigmoid" else "softmax over labels"
+        cells = [f"`{spec.key}`", spec.name, defaults, overrides, scores, spec.languages, spec.good_for]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def settings_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [
+        f"| `{env}` | {f'`{default}`' if default else ''} | {help} |" for env, default, help in SETTINGS_DOC
+    ]
+    return "\n".join(rows)
+
+
+SECTIONS = {"models": models_table, "settings": settings_table}
+
+
+def render(readme: str) -> str:
+    """Return `readme` with every `<!-- NAME:start -->...<!-- NAME:end -->` section regenerated."""
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
+        if not pattern.search(readme):
+            raise ValueError(f"README has no '<!-- {name}:start -->' ... '<!-- {name}:end -->' section.")
+        readme = pattern.sub(lambda match, make=make: match.group(1) + make() + "\n" + match.group(2), readme)
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="Only check; exit 1 when out of date.")
+    parser.add_argument("readme", nargs="?", type=Path, default=Path(__file__).parent.parent / "README.md")
+    args = parser.parse_args(argv)
+    current = args.readme.read_text(encoding="utf-8")
+    updated = render(current)
+    if args.check:
+        if updated != current:
+            print(f"{args.readme} is out of date: run `python -m core.docs`.", file=sys.stderr)
+            return 1
+        return 0
+    args.readme.write_text(updated, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

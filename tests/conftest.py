@@ -1,0 +1,34 @@
+"""Shared pytest setup: offline Hugging Face libraries and tiny local checkpoints for every model slot."""
+
+import os
+
+# Before any other import: huggingface_hub, transformers and gradio read these when first imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_models import build_tiny_models, env_var_name
+
+CACHE_ENV = "SIGLIP_PROJECTS_TEST_CACHE"
+
+
+def _cache_root() -> Path:
+    """Persistent, so reruns reuse the checkpoints (the builder versions its own subfolder)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "siglip-projects-tests")
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> Iterator[dict[str, str]]:
+    """{slot: local model value}; also exported as SIGLIP_PROJECTS_MODEL_<SLOT> for the session."""
+    models = build_tiny_models(_cache_root())
+    with pytest.MonkeyPatch.context() as patch:
+        for slot, value in models.items():
+            patch.setenv(env_var_name(slot), value)
+        yield models

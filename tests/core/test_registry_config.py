@@ -1,0 +1,141 @@
+"""The registry, the settings and the generated README sections."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core import docs
+from core.config import Settings
+from core.errors import InvalidInputError, UnknownModelError
+from core.registry import MODELS, all_slots, env_var, get_spec, resolve_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# The table of the core issue: key -> default checkpoint(s).
+EXPECTED_DEFAULTS = {
+    "siglip": {"": "google/siglip-base-patch16-224"},
+    "siglip2": {"": "google/siglip2-base-patch16-224"},
+    "siglip2-naflex": {"": "google/siglip2-base-patch16-naflex"},
+    "siglip-multilingual": {"": "google/siglip-base-patch16-256-multilingual"},
+    "clip": {"": "openai/clip-vit-base-patch16"},
+    "nllb-clip": {"": "nllb-clip-base"},
+    "mclip": {
+        "image": "sentence-transformers/clip-ViT-B-32",
+        "text": "sentence-transformers/clip-ViT-B-32-multilingual-v1",
+    },
+}
+
+
+def test_registry_holds_the_agreed_models_and_defaults():
+    assert {key: dict(spec.towers) for key, spec in MODELS.items()} == EXPECTED_DEFAULTS
+    assert MODELS["nllb-clip"].pretrained_tag == "v1"
+    assert MODELS["siglip2-naflex"].native_resolution
+    assert {key for key, spec in MODELS.items() if spec.scoring == "sigmoid"} == {
+        "siglip",
+        "siglip2",
+        "siglip2-naflex",
+        "siglip-multilingual",
+    }
+
+
+def test_slots_and_environment_variables():
+    assert all_slots()["mclip-text"] == EXPECTED_DEFAULTS["mclip"]["text"]
+    assert env_var("siglip2-naflex") == "SIGLIP_PROJECTS_MODEL_SIGLIP2_NAFLEX"
+    assert env_var("mclip-image") == "SIGLIP_PROJECTS_MODEL_MCLIP_IMAGE"
+
+
+def test_unknown_model_key_names_the_known_ones():
+    with pytest.raises(UnknownModelError, match="Known models: siglip, siglip2"):
+        get_spec("siglip3")
+
+
+def test_settings_from_environment_and_flags(tmp_path):
+    env = {
+        "SIGLIP_PROJECTS_INDEX_DIR": str(tmp_path),
+        "SIGLIP_PROJECTS_BATCH_SIZE": "7",
+        "SIGLIP_PROJECTS_MODEL_SIGLIP": "/models/siglip",
+        "SIGLIP_PROJECTS_MODEL_MCLIP_TEXT": "/models/mclip-text",
+        "UNRELATED": "x",
+    }
+    settings = Settings.from_env(env)
+    assert settings.index_dir == tmp_path
+    assert settings.batch_size == 7
+    assert settings.model_overrides == {"siglip": "/models/siglip", "mclip-text": "/models/mclip-text"}
+    # A flag wins over the environment; other slots keep their values.
+    settings = settings.with_model_overrides(["siglip=/other", "clip = /models/clip"])
+    assert resolve_sources(MODELS["siglip"], settings.model_overrides) == {"": "/other"}
+    assert resolve_sources(MODELS["clip"], settings.model_overrides) == {"": "/models/clip"}
+    assert resolve_sources(MODELS["mclip"], settings.model_overrides) == {
+        "image": EXPECTED_DEFAULTS["mclip"]["image"],
+        "text": "/models/mclip-text",
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "error", "message"),
+    [
+        ({"SIGLIP_PROJECTS_BATCH_SIZE": "many"}, InvalidInputError, "not a valid int"),
+        ({"SIGLIP_PROJECTS_MODEL_SIGLIP3": "x"}, UnknownModelError, "names no model slot"),
+    ],
+)
+def test_bad_environment_values_are_clear_errors(env, error, message):
+    with pytest.raises(error, match=message):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "error"),
+    [("siglip", InvalidInputError), ("siglip=", InvalidInputError), ("nope=x", UnknownModelError)],
+)
+def test_bad_model_flags_are_clear_errors(assignment, error):
+    with pytest.raises(error):
+        Settings().with_model_overrides([assignment])
+
+
+def test_readme_tables_are_generated_from_the_registry_and_settings():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert docs.render(readme) == readme, "README.md is out of date: run `python -m core.docs`"
+    for spec in MODELS.values():
+        assert f"`{spec.key}`" in readme
+        for slot in spec.slots():
+            assert env_var(slot) in readme
+
+
+def test_cli_help_lists_every_model_slot():
+    result = subprocess.run(
+        [sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    for slot, default in all_slots().items():
+        assert slot in result.stdout and default in result.stdout
+
+
+def test_cli_bad_model_flag_is_one_line_error():
+    result = subprocess.run(
+        [sys.executable, "app.py", "--model", "siglip3=/x"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "Unknown model slot 'siglip3'" in result.stderr
+
+
+def test_importing_the_core_loads_no_ml_library():
+    code = (
+        "import sys, core, core.config, core.registry, core.encoders, core.zeroshot, core.images\n"
+        "heavy = [m for m in ('torch', 'transformers', 'open_clip', 'sentence_transformers', 'faiss',"
+        " 'huggingface_hub', 'gradio') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
