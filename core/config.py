@@ -36,6 +36,15 @@ class Settings:
         default="auto",
         metadata=_meta("DEVICE", "`auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`."),
     )
+    precision: str = field(
+        default="auto",
+        metadata=_meta(
+            "PRECISION",
+            "`auto` (bf16 on GPUs and on CPUs with native bf16, else fp32), `fp32`, `bf16` or `fp16` "
+            "(GPU only). fp32 reproduces the transformers pipeline's scores to 1e-5; bf16 embeddings "
+            "agree with fp32 at cosine >= 0.9999 and run about 2x faster on CPU.",
+        ),
+    )
     naflex_max_patches: int = field(
         default=256,
         metadata=_meta(

@@ -8,6 +8,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The fidelity tests compare with fp32 references; the bf16 fast path is tested explicitly.
+os.environ.setdefault("SIGLIP_PROJECTS_PRECISION", "fp32")
 
 from collections.abc import Iterator
 from pathlib import Path

@@ -18,7 +18,7 @@ __all__ = ["Embeddings", "Encoder", "ProgressCallback", "clear_cache", "get_enco
 
 log = logging.getLogger(__name__)
 
-_CacheKey = tuple[str, tuple[tuple[str, str], ...], str, int]
+_CacheKey = tuple[str, tuple[tuple[str, str], ...], str, str, int]
 _cache: dict[_CacheKey, Encoder] = {}
 _locks: dict[_CacheKey, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -28,7 +28,13 @@ load_counts: dict[str, int] = {}
 
 def _cache_key(spec: ModelSpec, settings: Settings) -> _CacheKey:
     sources = resolve_sources(spec, settings.model_overrides)
-    return spec.key, tuple(sorted(sources.items())), settings.device, settings.naflex_max_patches
+    return (
+        spec.key,
+        tuple(sorted(sources.items())),
+        settings.device,
+        settings.precision,
+        settings.naflex_max_patches,
+    )
 
 
 def get_encoder(key: str, settings: Settings | None = None) -> Encoder:

@@ -30,6 +30,7 @@ class Encoder(ABC):
         self.sources = sources
         self.settings = settings
         self.device = resolve_device(settings.device)
+        self.dtype = resolve_dtype(settings.precision, self.device)
 
     @property
     def key(self) -> str:
@@ -143,6 +144,33 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
+
+
+def resolve_dtype(precision: str, device: str):  # -> torch.dtype
+    """The torch dtype for `precision` on `device`.
+
+    `auto` takes bf16 where the hardware computes it natively (CUDA GPUs with bf16, CPUs with
+    AVX512-BF16 or AMX) and fp32 elsewhere, where emulated bf16 would be slower than fp32.
+
+    Raises:
+        InvalidInputError: an unknown precision, or fp16 on the CPU.
+    """
+    import torch
+
+    from core.errors import InvalidInputError
+
+    if precision == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return torch.bfloat16 if native else torch.float32
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision not in dtypes or (precision == "fp16" and not device.startswith("cuda")):
+        raise InvalidInputError(
+            f"Precision '{precision}' is not available on {device}: use auto, fp32 or bf16 "
+            "(fp16 only on a GPU)."
+        )
+    return dtypes[precision]
 
 
 def resolve_device(device: str) -> str:

@@ -41,12 +41,12 @@ class OpenClipEncoder(Encoder):
         model, _, preprocess = open_clip.create_model_and_transforms(
             name, pretrained=tag, device=self.device, require_pretrained=tag is not None
         )
-        self.model = model.eval()
+        self.logit_scale = float(model.logit_scale.detach().exp())
+        self.model = model.to(dtype=self.dtype).eval()
         self.preprocess = preprocess
         self.tokenizer = open_clip.get_tokenizer(name)
         # The tokenizer's language is state shared by all callers: set and use it under one lock.
         self._tokenizer_lock = threading.Lock()
-        self.logit_scale = float(self.model.logit_scale.detach().exp())
         self.languages = frozenset(_language_codes(self.tokenizer))
         # open_clip configs name the embedding width in several ways; one text tells for sure.
         self._dim = int(self.embed_texts(["a"]).shape[1])
@@ -58,7 +58,7 @@ class OpenClipEncoder(Encoder):
     def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
         import torch
 
-        pixels = torch.stack([self.preprocess(image) for image in images]).to(self.device)
+        pixels = torch.stack([self.preprocess(image) for image in images]).to(self.device, self.dtype)
         return to_numpy(self.model.encode_image(pixels))
 
     def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:

@@ -22,8 +22,11 @@ CLIP_LOGIT_SCALE = 100.0
 class SentenceTransformersEncoder(Encoder):
     def __init__(self, spec: ModelSpec, sources: dict[str, str], settings: Settings) -> None:
         super().__init__(spec, sources, settings)
+        import torch
         from sentence_transformers import SentenceTransformer
 
+        # sentence-transformers feeds fp32 pixels to its CLIP module: the weights stay fp32 too.
+        self.dtype = torch.float32
         self.image_model = SentenceTransformer(sources["image"], device=self.device, trust_remote_code=False)
         self.text_model = SentenceTransformer(sources["text"], device=self.device, trust_remote_code=False)
         image_dim = self.image_model.get_embedding_dimension()

@@ -24,13 +24,15 @@ class TransformersEncoder(Encoder):
 
         source = sources[""]
         # trust_remote_code stays off: every family here is built into transformers.
-        self.model = AutoModel.from_pretrained(source, trust_remote_code=False).to(self.device).eval()
+        model = AutoModel.from_pretrained(source, trust_remote_code=False)
+        # Read the score scale and bias in fp32 before any cast: bf16 would shift exp(scale) by ~1%.
+        self.logit_scale = float(model.logit_scale.detach().exp())
+        bias = getattr(model, "logit_bias", None)
+        self.logit_bias = float(bias.detach()) if bias is not None else 0.0
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
         self.sigmoid_scoring = "siglip" in self.model.config.model_type
         self.naflex = self.model.config.model_type == "siglip2"
-        self.logit_scale = float(self.model.logit_scale.detach().exp())
-        bias = getattr(self.model, "logit_bias", None)
-        self.logit_bias = float(bias.detach()) if bias is not None else 0.0
 
     @property
     def dim(self) -> int:
@@ -40,6 +42,7 @@ class TransformersEncoder(Encoder):
     def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
         kwargs = {"max_num_patches": self.settings.naflex_max_patches} if self.naflex else {}
         inputs = self.processor(images=images, return_tensors="pt", **kwargs).to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         features = self.model.get_image_features(**inputs).pooler_output
         return to_numpy(features)
 

@@ -162,3 +162,25 @@ def test_multilingual_clip_equals_sentence_transformers(tiny_models, settings):
     np.testing.assert_allclose(encoder.embed_texts(texts), text_vectors, atol=1e-5)
     got = {r["label"]: r["score"] for r in classify(image, labels, model="mclip", settings=settings)}
     np.testing.assert_allclose([got[label] for label in labels], expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("key", [*TRANSFORMERS_KEYS, "nllb-clip"])
+def test_bf16_fast_path_agrees_with_fp32(key, tiny_models):
+    fp32 = get_encoder(key, Settings.from_env().with_(precision="fp32"))
+    bf16 = get_encoder(key, Settings.from_env().with_(precision="bf16"))
+    assert bf16.dtype == torch.bfloat16 and fp32.dtype == torch.float32
+    images = _images()
+    for fast, reference in [
+        (bf16.embed_images(images), fp32.embed_images(images)),
+        (bf16.embed_texts(LABELS), fp32.embed_texts(LABELS)),
+    ]:
+        assert fast.dtype == np.float32
+        cosines = (fast * reference).sum(axis=1)
+        assert cosines.min() >= 0.999, cosines
+    # Scores use the fp32 logit scale and bias, so they stay close too.
+    assert bf16.logit_scale == fp32.logit_scale
+
+
+def test_fp16_on_cpu_is_a_clear_error(tiny_models):
+    with pytest.raises(InvalidInputError, match="fp16 only on a GPU"):
+        get_encoder("siglip", Settings.from_env().with_(device="cpu", precision="fp16"))
