@@ -29,5 +29,9 @@ class IndexLoadError(SiglipProjectsError):
     """An index that is missing or damaged; the message says how to build one."""
 
 
+class IndexWriteError(SiglipProjectsError):
+    """An index could not be written: disk full, folder not writable, or another build holds it."""
+
+
 class IndexMismatchError(IndexLoadError):
     """An index built with another model (or dimension) than the one asked for."""

@@ -64,7 +64,7 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 
 def check_size(width: int, height: int) -> None:
     if width < 1 or height < 1:
-        raise InvalidInputError("The image is empty (0 pixels). Upload a real picture.")
+        raise InvalidInputError("The image is empty (0 pixels). Use a real picture.")
     if width * height > MAX_IMAGE_PIXELS:
         raise InvalidInputError(
             f"The image is {width}x{height} pixels, over the limit of {MAX_IMAGE_PIXELS:,} pixels. "
@@ -104,7 +104,7 @@ def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
     except Exception as error:  # PIL raises many types for bad files
         raise InvalidInputError(
             f"{name} could not be read as an image ({type(error).__name__}: {error}). "
-            "Upload a JPEG, PNG, WebP, GIF, BMP or TIFF file."
+            "Use a JPEG, PNG, WebP, GIF, BMP or TIFF file."
         ) from None
     return to_rgb(image)
 

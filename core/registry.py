@@ -175,6 +175,11 @@ def all_slots() -> dict[str, str]:
     return {slot: default for spec in MODELS.values() for slot, default in spec.slots().items()}
 
 
+def sources_id(sources: Mapping[str, str]) -> str:
+    """The checkpoint(s) of resolved `sources` as one string (recorded in index manifests)."""
+    return " + ".join(f"{tower}={source}" if tower else source for tower, source in sources.items())
+
+
 def resolve_sources(spec: ModelSpec, overrides: Mapping[str, str]) -> dict[str, str]:
     """Map each tower of `spec` to the checkpoint to load: the override if set, else the default."""
     return {tower: overrides.get(slot_name(spec.key, tower)) or default for tower, default in spec.towers}

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
-from core.registry import ModelSpec
+from core.registry import ModelSpec, sources_id
 
 #: (N, D) float32, each row L2-normalised.
 Embeddings: TypeAlias = np.ndarray
@@ -39,7 +39,7 @@ class Encoder(ABC):
     @property
     def model_id(self) -> str:
         """The checkpoint(s) actually loaded, as one string (recorded in index manifests)."""
-        return " + ".join(f"{tower}={source}" if tower else source for tower, source in self.sources.items())
+        return sources_id(self.sources)
 
     @property
     @abstractmethod

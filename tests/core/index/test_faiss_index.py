@@ -1,0 +1,82 @@
+"""Index type by size: exact up to the threshold, HNSW above it with recall@10 >= 0.95 against exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.index import build_image_index_from_folder, load_index, search_batch
+from core.index import faiss_index as fi
+from tests.core.index.conftest import IMAGE_COUNT, write_images
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _recall_at_10(built: fi.BuiltIndex, vectors: np.ndarray, queries: np.ndarray) -> float:
+    truth = np.argsort(-(queries.astype(np.float64) @ vectors.T.astype(np.float64)), axis=1)[:, :10]
+    _, found = fi.search(built.index, built.index_type, built.params, queries, 10)
+    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+
+
+@pytest.fixture(scope="module")
+def random_vectors() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return _unit(rng.standard_normal((3000, 32))), _unit(rng.standard_normal((300, 32)))
+
+
+def test_small_indexes_are_exact(random_vectors):
+    vectors, queries = random_vectors
+    built = fi.build_index(vectors, exact_threshold=len(vectors))
+    assert (built.index_type, built.params) == ("flat", {})
+    assert _recall_at_10(built, vectors, queries) == 1.0
+
+
+def test_above_the_threshold_hnsw_reaches_the_recall_target(random_vectors):
+    vectors, queries = random_vectors  # held-out queries, not rows of the index
+    built = fi.build_index(vectors, exact_threshold=1000)
+    assert built.index_type == "hnsw"
+    params = built.params
+    assert params["M"] == fi.HNSW_M and params["ef_construction"] == fi.HNSW_EF_CONSTRUCTION
+    assert params["ef_search"] in fi.EF_SEARCH_STEPS and params["recall_at_10"] >= fi.TUNING_RECALL
+    assert _recall_at_10(built, vectors, queries) >= 0.95
+
+
+def test_hnsw_grows_in_place_when_rows_are_only_added(random_vectors):
+    vectors, queries = random_vectors
+    first = fi.build_index(vectors[:2000], exact_threshold=1000)
+    grown = fi.build_index(vectors, exact_threshold=1000, base=first)
+    assert grown.index is first.index and grown.index.ntotal == len(vectors)
+    np.testing.assert_array_equal(fi.vectors_of(grown.index), vectors)
+    assert _recall_at_10(grown, vectors, queries) >= 0.95
+
+
+def test_an_approximate_index_that_misses_the_target_is_not_kept(random_vectors, monkeypatch):
+    vectors, _ = random_vectors
+    monkeypatch.setattr(fi, "EF_SEARCH_STEPS", (1,))  # far too shallow a search to reach 0.95
+    built = fi.build_index(vectors, exact_threshold=1000, hnsw_m=4, ef_construction=8)
+    assert built.index_type == "flat" and "recall@10" in built.params["approximate_rejected"]
+
+
+def test_exact_search_breaks_ties_by_id():
+    vectors = _unit(np.array([[1, 0], [0, 1], [1, 0], [1, 0]], np.float32))
+    _, ids = fi.exact_search(vectors, vectors[:1], 4)
+    assert ids.tolist() == [[0, 2, 3, 1]]
+
+
+def test_a_model_build_above_the_threshold_writes_hnsw_parameters(settings, tmp_path):
+    folder = tmp_path / "many"
+    write_images(folder, range(IMAGE_COUNT))
+    report = build_image_index_from_folder("many", folder, settings=settings, exact_threshold=10)
+    assert report.index_type == "hnsw"
+    index = load_index("many", settings=settings)
+    manifest = index.manifest
+    assert manifest.index_type == "hnsw" and manifest.exact_threshold == 10
+    assert {"M", "ef_construction", "ef_search", "recall_at_10", "recall_queries"} <= set(
+        manifest.index_params
+    )
+    queries = np.random.default_rng(5).standard_normal((20, index.dim)).astype(np.float32)
+    exact = np.argsort(-(fi.prepare_vectors(queries, index.dim) @ index.vectors().T), axis=1)[:, :5]
+    found = [[hit.id for hit in hits] for hits in search_batch(index, queries, 5)]
+    assert np.mean([len(set(f) & set(e)) / 5 for f, e in zip(found, exact.tolist(), strict=True)]) >= 0.95
