@@ -1,0 +1,91 @@
+"""The Gradio app: three tabs on the core. `app.py` calls `build_demo` and `launch`.
+
+Building the app imports no ML library and loads no model: each model loads on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from core.config import Settings, set_settings
+from core.images import MAX_IMAGE_BYTES
+
+__all__ = ["build_demo", "launch"]
+
+#: Requests waiting in the queue before new ones are turned away.
+MAX_QUEUE = 64
+#: Largest upload the server accepts: the largest image file the core opens.
+MAX_FILE_SIZE = MAX_IMAGE_BYTES
+
+_STATIC = Path(__file__).resolve().parent / "static"
+
+
+def build_demo(settings: Settings) -> gr.Blocks:
+    """Build the app's `gr.Blocks` (nothing is loaded; nothing is served yet).
+
+    The handlers use the process-wide settings, so these become them.
+    """
+    from apps import texts
+    from apps.clip_vs_siglip import build_clip_vs_siglip_tab
+    from apps.draw_search import build_draw_search_tab
+    from apps.multilingual import build_multilingual_tab
+
+    set_settings(settings)
+    with gr.Blocks(title=texts.TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(texts.HEADER, elem_id="header")
+        with gr.Tabs():
+            with gr.Tab("Draw to Search Art", id="draw"):
+                build_draw_search_tab(settings)
+            with gr.Tab("CLIP vs SigLIP", id="clip-vs-siglip"):
+                build_clip_vs_siglip_tab(settings)
+            with gr.Tab("Multilingual zero-shot", id="multilingual"):
+                build_multilingual_tab(settings)
+    return demo
+
+
+def launch(
+    demo: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    share: bool = False,
+    settings: Settings,
+    block: bool = True,
+) -> tuple[object, str, str]:
+    """Start the WikiArt gallery build if needed, then serve `demo` with a bounded queue.
+
+    Args:
+        block: Wait until the server stops (False returns at once, for tests).
+
+    Returns:
+        What `gr.Blocks.launch` returns: (FastAPI app, local URL, share URL).
+    """
+    from apps import gallery
+
+    gallery.start_default_gallery(settings)
+    demo.queue(default_concurrency_limit=max(1, settings.concurrency), max_size=MAX_QUEUE)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        max_file_size=MAX_FILE_SIZE,
+        allowed_paths=gallery.served_folders(settings),
+        footer_links=["api", "settings"],
+        theme=theme(),
+        css_paths=[_STATIC / "app.css"],
+        js=(_STATIC / "app.js").read_text(encoding="utf-8"),
+    )
+
+
+def theme() -> gr.themes.Base:
+    # System fonts: the default theme fonts come from Google Fonts, which an offline Space cannot reach.
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        secondary_hue="slate",
+        font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Noto Sans", "sans-serif"],
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+    )

@@ -52,6 +52,20 @@ class Settings:
             "Most 16x16 patches per image for SigLIP 2 NaFlex (more: finer detail, slower).",
         ),
     )
+    wikiart_size: int = field(
+        default=2000,
+        metadata=_meta(
+            "WIKIART_SIZE",
+            "Paintings of `huggan/wikiart` indexed in the background on first start when no `wikiart` "
+            "index exists (0: off).",
+        ),
+    )
+    concurrency: int = field(
+        default=2,
+        metadata=_meta(
+            "CONCURRENCY", "Model requests served at once across all tabs; more wait in the queue."
+        ),
+    )
     model_overrides: Mapping[str, str] = field(
         default_factory=dict,
         metadata=_meta(

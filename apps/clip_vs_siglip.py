@@ -1,0 +1,70 @@
+"""Tab "CLIP vs SigLIP": one image and the user's labels, scored by CLIP (softmax), SigLIP and SigLIP 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from apps import examples, texts
+from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
+from core.config import Settings
+from core.zeroshot import DEFAULT_TEMPLATE, MAX_LABELS
+
+MODEL_KEYS: tuple[str, ...] = ("clip", "siglip", "siglip2")
+
+
+def compare_clip_siglip(
+    image: str | Image.Image | None,
+    labels: str,
+    template: str = DEFAULT_TEMPLATE,
+    top_k: int = DEFAULT_TOP_K,
+) -> Iterator[tuple[Any, ...]]:
+    """Score `image` against comma-separated `labels` with CLIP, SigLIP and SigLIP 2.
+
+    Yields (and, through the API, finally returns) `(clip, siglip, siglip2, clip_note, siglip_note,
+    siglip2_note)`: `{label: score}` of the top `top_k` labels per model (None when that model
+    failed) and a Markdown note per model (its error, if any).
+    """
+    yield from compare_models(image, labels, MODEL_KEYS, template=template, top_k=top_k)
+
+
+def build_clip_vs_siglip_tab(settings: Settings) -> None:
+    """Lay out the tab inside the current `gr.Blocks` and wire its events."""
+    gr.Markdown(texts.CLIP_VS_SIGLIP_INTRO)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=280):
+            image = gr.Image(label="Image", type="filepath", height=280, elem_id="cvs-image")
+            labels = gr.Textbox(
+                label="Labels (comma-separated)",
+                placeholder="cat, dog, a cat lying on a rug",
+                info=f"Up to {MAX_LABELS} labels.",
+                elem_id="cvs-labels",
+            )
+            with gr.Accordion("Options", open=False):
+                template = gr.Textbox(label="Template", value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
+                top_k = gr.Slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
+            button = gr.Button("Compare", variant="primary", elem_id="cvs-run")
+        with gr.Column(scale=5):
+            columns = build_model_columns(MODEL_KEYS)
+            gr.Markdown(texts.WHY_SIGMOID, elem_classes=["why-note"])
+    inputs = [image, labels, template, top_k]
+    event = dict(
+        fn=compare_clip_siglip, inputs=inputs, outputs=columns.outputs, concurrency_id=MODEL_CONCURRENCY_ID
+    )
+    button.click(api_name="compare_clip_siglip", **event)
+    labels.submit(api_visibility="private", **event)
+    gr.Examples(
+        examples=examples.clip_vs_siglip_examples(DEFAULT_TEMPLATE, DEFAULT_TOP_K),
+        inputs=inputs,
+        outputs=columns.outputs,
+        fn=compare_clip_siglip,
+        cache_examples=False,
+        run_on_click=True,
+        visible_columns=[0, 1],
+        label="Examples: click one to run it",
+        api_visibility="private",
+        elem_id="cvs-examples",
+    )

@@ -1,0 +1,108 @@
+"""Tab "Multilingual zero-shot": labels in any language, scored by four multilingual models side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from apps import examples, texts
+from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
+from core.config import Settings
+from core.languages import NLLB_LANGUAGES, detect_language, language_choices, language_name
+from core.zeroshot import MAX_LABELS
+
+MODEL_KEYS: tuple[str, ...] = ("siglip-multilingual", "siglip2", "nllb-clip", "mclip")
+#: The labels alone: an English sentence around labels in another language reads worse than none.
+DEFAULT_TEMPLATE = "{}"
+
+
+def resolve_language(language: str | None, labels: str) -> tuple[str, str]:
+    """The source-language code to use and a Markdown line saying which one and why.
+
+    `language` is an NLLB code, or "auto"/empty to guess it from `labels`.
+
+    Raises:
+        gr.Error: an unknown code.
+    """
+    if not language or language == texts.LANGUAGE_AUTO:
+        code = detect_language(labels or "")
+        return code, f"Source language: **{language_name(code)}** (`{code}`), guessed from the labels."
+    if language not in NLLB_LANGUAGES:
+        raise gr.Error(
+            f"'{language}' is not an NLLB language code. Pick a language from the list "
+            "(codes look like deu_Latn, jpn_Jpan, arb_Arab).",
+            print_exception=False,
+        )
+    return language, f"Source language: **{language_name(language)}** (`{language}`)."
+
+
+def compare_multilingual(
+    image: str | Image.Image | None,
+    labels: str,
+    language: str = texts.LANGUAGE_AUTO,
+    template: str = DEFAULT_TEMPLATE,
+    top_k: int = DEFAULT_TOP_K,
+) -> Iterator[tuple[Any, ...]]:
+    """Score `image` against `labels` (any language) with the four multilingual models.
+
+    `language` is the labels' NLLB code (e.g. `deu_Latn`) or "auto" to guess it; only models whose
+    tokenizer needs a source language use it.
+
+    Yields (and, through the API, finally returns) `(siglip_multilingual, siglip2, nllb_clip, mclip,`
+    one Markdown note per model, then the source-language note)`; label values are `{label: score}`
+    of the top `top_k` labels, None for a model that failed (its note says why).
+    """
+    code, language_note = resolve_language(language, labels)
+    for values in compare_models(image, labels, MODEL_KEYS, template=template, top_k=top_k, language=code):
+        yield (*values, language_note)
+
+
+def build_multilingual_tab(settings: Settings) -> None:
+    """Lay out the tab inside the current `gr.Blocks` and wire its events."""
+    gr.Markdown(texts.MULTILINGUAL_INTRO)
+    with gr.Row():
+        with gr.Column(scale=2, min_width=280):
+            image = gr.Image(label="Image", type="filepath", height=280, elem_id="ml-image")
+            labels = gr.Textbox(
+                label="Labels in any language (comma-separated)",
+                placeholder="Katze, Hund, Vogel",
+                info=f"Up to {MAX_LABELS} labels.",
+                elem_id="ml-labels",
+            )
+            language = gr.Dropdown(
+                choices=[("Guess from the labels", texts.LANGUAGE_AUTO), *language_choices()],
+                value=texts.LANGUAGE_AUTO,
+                label="Source language",
+                info=texts.LANGUAGE_HELP,
+                allow_custom_value=True,
+            )
+            with gr.Accordion("Options", open=False):
+                template = gr.Textbox(
+                    label="Template", value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP
+                )
+                top_k = gr.Slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
+            button = gr.Button("Classify", variant="primary", elem_id="ml-run")
+        with gr.Column(scale=6):
+            language_note = gr.Markdown(label="Source language", show_label=False, elem_id="ml-language")
+            columns = build_model_columns(MODEL_KEYS)
+    inputs = [image, labels, language, template, top_k]
+    outputs = [*columns.outputs, language_note]
+    event = dict(fn=compare_multilingual, inputs=inputs, outputs=outputs, concurrency_id=MODEL_CONCURRENCY_ID)
+    button.click(api_name="compare_multilingual", **event)
+    labels.submit(api_visibility="private", **event)
+    gr.Examples(
+        examples=examples.multilingual_examples(DEFAULT_TEMPLATE, DEFAULT_TOP_K),
+        inputs=inputs,
+        outputs=outputs,
+        fn=compare_multilingual,
+        cache_examples=False,
+        run_on_click=True,
+        visible_columns=[0, 1, 2],
+        example_labels=examples.multilingual_captions(),
+        label="Examples in several languages: click one to run it",
+        api_visibility="private",
+        elem_id="ml-examples",
+    )

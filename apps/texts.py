@@ -1,0 +1,110 @@
+"""The app's longer texts (headers, help, notes), kept out of the layout code."""
+
+from __future__ import annotations
+
+TITLE = "SigLIP Projects"
+
+HEADER = """
+# SigLIP Projects
+Search art by drawing, compare how CLIP and SigLIP score labels, and classify images with labels
+in any language. Each model loads the first time it is used, so the first request to a model takes longer.
+"""
+
+DRAW_INTRO = """
+Draw something (a cat, a boat, a face...), describe it in words or upload a picture, and find the
+closest paintings in the index. The results show each painting's title, artist, style and its cosine
+similarity to your query.
+"""
+
+SKETCH_EMPTY = "The canvas is empty. Draw something with the brush first, then press Search drawing."
+
+TEXT_EMPTY = 'Type a description first, e.g. "a stormy sea with a small boat".'
+
+
+def search_status(count: int, what: str, model: str, index: str) -> str:
+    return f"{count} nearest to {what} · {model} · {index}"
+
+
+NO_INDEX = """
+**No image index is available yet**, so search is off for now; the other tabs work as usual.
+{reason}
+
+Build the WikiArt gallery (needs internet once; the paintings are streamed, only those rows are
+downloaded) or an index of your own pictures, then restart the app:
+
+```bash
+python app.py index build wikiart --dataset huggan/wikiart --split train --limit 2000
+python app.py index build my-photos --folder ~/Pictures
+```
+
+Or point the app at a folder that already holds built indexes: `python app.py --index-dir PATH`
+(or `SIGLIP_PROJECTS_INDEX_DIR=PATH`). `python app.py index build --help` lists every option.
+"""
+
+
+def no_index_note(reason: str = "") -> str:
+    return NO_INDEX.format(reason=f"\n> {reason}\n" if reason else "")
+
+
+def building_note(done: int, total: int, seconds: float) -> str:
+    share = f" ({done / total:.0%})" if total else ""
+    return (
+        f"**Building the WikiArt gallery:** {done:,} of {total:,} paintings indexed{share}, "
+        f"{seconds:.0f} s so far. Search starts working when it is done; the other tabs work now."
+    )
+
+
+WIKIART_OFF_HINT = "The automatic WikiArt gallery is off (`SIGLIP_PROJECTS_WIKIART_SIZE=0`)."
+
+CLIP_VS_SIGLIP_INTRO = """
+Upload an image and type candidate labels separated by commas. The same image and labels go to
+three models; each column shows its top labels.
+"""
+
+WHY_SIGMOID = """
+### Why SigLIP's scores do not add up to 100 %
+CLIP is trained to pick **the one** caption that matches an image among many, so its scores are a
+*softmax*: they are shares of one whole and always sum to 1. Add a label and every other score drops,
+even if the new label is nonsense.
+
+SigLIP is trained differently: for every image-caption pair it answers a separate yes/no question,
+"does this caption fit this image?", with a *sigmoid*. Each score is an independent probability, so
+several labels can all be likely (a *cat* and an *animal*), or none (every score near 0 when no label
+fits). Adding or removing a label never changes the other labels' scores.
+"""
+
+MULTILINGUAL_INTRO = """
+Type labels in any language and script (commas of every script work: `,` `，` `、` `،`).
+SigLIP multilingual and SigLIP 2 read many languages directly; NLLB-CLIP's tokenizer needs to know
+the source language (pick it, or let the app guess it from the labels); multilingual CLIP maps
+50+ languages onto CLIP's image space.
+"""
+
+TEMPLATE_HELP = "Sentence with `{}` where each label goes."
+
+MULTILINGUAL_TEMPLATE_HELP = (
+    "Sentence with `{}` where each label goes, written in the labels' language "
+    "(e.g. `Ein Foto von {}.`). Leave `{}` to use the labels alone."
+)
+
+LANGUAGE_AUTO = "auto"
+LANGUAGE_HELP = "Used only by models whose tokenizer needs it (NLLB-CLIP). 'Guess' reads the labels' script."
+
+
+def scoring_note(scoring: str) -> str:
+    """One line on how a model turns similarities into label scores."""
+    if scoring == "sigmoid":
+        return "sigmoid: each label is scored on its own; scores need not sum to 1"
+    return "softmax: scores are shares of 1 across the labels"
+
+
+def loading_note(name: str) -> str:
+    return f"Loading {name} (first use; this can take a minute)..."
+
+
+def running_note(name: str) -> str:
+    return f"{name} is scoring..."
+
+
+def failed_note(name: str, error: str) -> str:
+    return f"**{name} is unavailable.** {error}"
