@@ -103,7 +103,10 @@ def _encoder_class(spec: ModelSpec) -> type[Encoder]:
 
 
 def _load_error_message(spec: ModelSpec, sources: dict[str, str], error: Exception) -> str:
-    reason = " ".join(str(error).split())[:300] or type(error).__name__
+    reason = " ".join(str(error).split())
+    if any(hint in reason.lower() for hint in ("couldn't connect", "offline", "connection error")):
+        reason = "it is not in the local Hugging Face cache and the Hub cannot be reached"
+    reason = reason[:300].rstrip(".") or type(error).__name__
     where = ", ".join(f"'{source}'" for source in sources.values())
     how = " or ".join(f"{env_var(slot_name(spec.key, tower))}=/path/to/folder" for tower in sources)
     flags = " ".join(f"--model {slot_name(spec.key, tower)}=/path/to/folder" for tower in sources)

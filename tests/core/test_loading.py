@@ -46,11 +46,20 @@ def test_missing_local_folder_is_a_clear_error(tmp_path):
 
 
 def test_uncached_hub_id_offline_fails_fast_with_instructions():
-    settings = Settings().with_model_overrides(["mclip-text=google/not-a-cached-model"])
+    settings = Settings().with_model_overrides(["siglip=google/not-a-cached-model"])
     started = time.perf_counter()
-    with pytest.raises(ModelLoadError, match="SIGLIP_PROJECTS_MODEL_MCLIP_TEXT=/path/to/folder"):
-        encoders.get_encoder("mclip", settings)
+    with pytest.raises(ModelLoadError) as error:
+        encoders.get_encoder("siglip", settings)
     assert time.perf_counter() - started < 15  # HF_HUB_OFFLINE: no retries
+    assert str(error.value) == (
+        "Could not load model 'siglip' (SigLIP) from 'google/not-a-cached-model': it is not in the local "
+        "Hugging Face cache and the Hub cannot be reached. If you are offline, download it once with "
+        "internet (it is then cached), or point the key at a local copy: set "
+        "SIGLIP_PROJECTS_MODEL_SIGLIP=/path/to/folder or run `python app.py --model siglip=/path/to/folder`."
+    )
+    # A two-tower model names one variable per tower.
+    with pytest.raises(ModelLoadError, match="SIGLIP_PROJECTS_MODEL_MCLIP_TEXT=/path/to/folder"):
+        encoders.get_encoder("mclip", Settings().with_model_overrides(["mclip-text=google/not-cached"]))
 
 
 def test_nllb_clip_error_explains_local_dir(tmp_path):
