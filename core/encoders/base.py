@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 from PIL import Image
@@ -16,6 +16,13 @@ from core.registry import ModelSpec, sources_id
 Embeddings: TypeAlias = np.ndarray
 #: Called after each batch with (items done, items in all).
 ProgressCallback: TypeAlias = Callable[[int, int], None]
+#: A batch of model inputs for images, as CPU tensors keyed like the model's keyword arguments
+#: (`pixel_values`, and for NaFlex `pixel_attention_mask` and `spatial_shapes`); first dimension: images.
+Pixels: TypeAlias = dict[str, Any]
+#: Turns RGB PIL images into `Pixels`. Picklable, so it can run in worker processes.
+ImagePreprocessor: TypeAlias = Callable[[list[Image.Image]], Pixels]
+#: Turns decoded uint8 (3, H, W) image tensors (on any device) into `Pixels` on that device.
+TensorImagePreprocessor: TypeAlias = Callable[[Sequence[Any]], Pixels]
 
 
 class Encoder(ABC):
@@ -46,9 +53,48 @@ class Encoder(ABC):
     def dim(self) -> int:
         """Embedding dimension."""
 
-    @abstractmethod
+    @property
+    def image_size(self) -> int | None:
+        """Side in pixels of the square the model sees (None: variable, as for NaFlex).
+
+        Images larger than needed may be decoded at a reduced scale (JPEG draft mode) down to it.
+        """
+        return None
+
+    def image_preprocessor(self) -> ImagePreprocessor | None:
+        """The model's own preprocessing as a picklable function (None: the family cannot split it
+        from the forward pass, and only `embed_images` takes images)."""
+        return None
+
+    def tensor_preprocessor(self) -> TensorImagePreprocessor | None:
+        """The model's preprocessing on decoded uint8 (3, H, W) tensors on any device (GPU-decoded
+        JPEGs), agreeing with `image_preprocessor` at cosine >= 0.999; None where there is none."""
+        return None
+
+    def embed_pixels(self, pixels: Pixels) -> Embeddings:
+        """Embed one batch of preprocessed images (from `image_preprocessor()`, or `collate` of
+        single-image outputs). Equals `embed_images` on the same images.
+
+        Returns:
+            (n, D) float32 array, rows L2-normalised.
+
+        Raises:
+            NotImplementedError: the family has no image preprocessor (see `image_preprocessor`).
+        """
+        import torch
+
+        with torch.inference_mode():
+            return self._embed_pixel_batch(pixels)
+
+    def _embed_pixel_batch(self, pixels: Pixels) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} embeds PIL images only: use embed_images.")
+
     def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
         """Embed one batch of RGB images; return (n, D) float32, normalised."""
+        preprocess = self.image_preprocessor()
+        if preprocess is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement _embed_image_batch.")
+        return self._embed_pixel_batch(preprocess(images))
 
     @abstractmethod
     def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
@@ -116,6 +162,13 @@ class Encoder(ABC):
         if not parts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+def collate(parts: Sequence[Pixels]) -> Pixels:
+    """Join `Pixels` of single images (or small batches) into one batch, concatenating each input."""
+    import torch
+
+    return {key: torch.cat([torch.as_tensor(part[key]) for part in parts]) for key in parts[0]}
 
 
 def _chunks(items: list, size: int) -> Iterator[tuple[int, list]]:

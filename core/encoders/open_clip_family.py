@@ -13,7 +13,14 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
-from core.encoders.base import Encoder, softmax, to_numpy
+from core.encoders.base import (
+    Encoder,
+    ImagePreprocessor,
+    Pixels,
+    TensorImagePreprocessor,
+    softmax,
+    to_numpy,
+)
 from core.errors import InvalidInputError
 from core.registry import ModelSpec
 
@@ -55,11 +62,24 @@ class OpenClipEncoder(Encoder):
     def dim(self) -> int:
         return self._dim
 
-    def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
-        import torch
+    @property
+    def image_size(self) -> int | None:
+        size = getattr(getattr(self.model, "visual", None), "image_size", None)
+        if isinstance(size, (tuple, list)):
+            return int(max(size))
+        return int(size) if size else None
 
-        pixels = torch.stack([self.preprocess(image) for image in images]).to(self.device, self.dtype)
-        return to_numpy(self.model.encode_image(pixels))
+    def image_preprocessor(self) -> ImagePreprocessor:
+        return TransformPreprocessor(self.preprocess)
+
+    def tensor_preprocessor(self) -> TensorImagePreprocessor | None:
+        from core.encoders.pixels import from_open_clip_transform
+
+        return from_open_clip_transform(self.preprocess)
+
+    def _embed_pixel_batch(self, pixels: Pixels) -> np.ndarray:
+        values = pixels["pixel_values"].to(self.device, self.dtype)
+        return to_numpy(self.model.encode_image(values))
 
     def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
         language = self.check_language(language or DEFAULT_LANGUAGE)
@@ -81,6 +101,18 @@ class OpenClipEncoder(Encoder):
 
     def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
         return softmax(self.logit_scale * (text_embeddings @ image_embedding))
+
+
+class TransformPreprocessor:
+    """open_clip's per-image torchvision transform applied to a list of images, as a picklable function."""
+
+    def __init__(self, transform: object) -> None:
+        self.transform = transform
+
+    def __call__(self, images: list[Image.Image]) -> Pixels:
+        import torch
+
+        return {"pixel_values": torch.stack([self.transform(image) for image in images])}  # type: ignore[operator]
 
 
 def _language_codes(tokenizer: object) -> list[str]:

@@ -11,7 +11,15 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
-from core.encoders.base import Encoder, sigmoid, softmax, to_numpy
+from core.encoders.base import (
+    Encoder,
+    ImagePreprocessor,
+    Pixels,
+    TensorImagePreprocessor,
+    sigmoid,
+    softmax,
+    to_numpy,
+)
 from core.registry import ModelSpec
 
 SIGLIP_TEXT_LENGTH = 64
@@ -39,9 +47,30 @@ class TransformersEncoder(Encoder):
         config = self.model.config
         return int(getattr(config, "projection_dim", None) or config.text_config.hidden_size)
 
-    def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
+    @property
+    def image_size(self) -> int | None:
+        if self.naflex:
+            return None
+        image_processor = self.processor.image_processor
+        sides = [
+            value
+            for size in (getattr(image_processor, "size", None), getattr(image_processor, "crop_size", None))
+            for value in (_get(size, "height"), _get(size, "shortest_edge"))
+            if value
+        ]
+        return int(max(sides)) if sides else None
+
+    def image_preprocessor(self) -> ImagePreprocessor:
         kwargs = {"max_num_patches": self.settings.naflex_max_patches} if self.naflex else {}
-        inputs = self.processor(images=images, return_tensors="pt", **kwargs).to(self.device)
+        return HFImagePreprocessor(self.processor.image_processor, kwargs)
+
+    def tensor_preprocessor(self) -> TensorImagePreprocessor | None:
+        from core.encoders.pixels import from_image_processor
+
+        return None if self.naflex else from_image_processor(self.processor.image_processor)
+
+    def _embed_pixel_batch(self, pixels: Pixels) -> np.ndarray:
+        inputs = {key: value.to(self.device) for key, value in pixels.items()}
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         features = self.model.get_image_features(**inputs).pooler_output
         return to_numpy(features)
@@ -61,3 +90,22 @@ class TransformersEncoder(Encoder):
     def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
         logits = self.logit_scale * (text_embeddings @ image_embedding) + self.logit_bias
         return sigmoid(logits) if self.sigmoid_scoring else softmax(logits)
+
+
+class HFImagePreprocessor:
+    """A transformers image processor with its call options, as a picklable function."""
+
+    def __init__(self, image_processor: object, kwargs: dict[str, object]) -> None:
+        self.image_processor = image_processor
+        self.kwargs = kwargs
+
+    def __call__(self, images: list[Image.Image]) -> Pixels:
+        inputs = self.image_processor(images=images, return_tensors="pt", **self.kwargs)  # type: ignore[operator]
+        return dict(inputs)
+
+
+def _get(size: object, name: str) -> int | None:
+    if size is None:
+        return None
+    value = size.get(name) if isinstance(size, dict) else getattr(size, name, None)
+    return int(value) if value else None

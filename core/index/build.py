@@ -13,14 +13,15 @@ listed in the report; they never stop a build.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,18 @@ from PIL import Image
 
 from core.config import Settings, get_settings
 from core.encoders import Encoder, get_encoder
-from core.encoders.base import normalize
+from core.encoders.base import collate, normalize
 from core.errors import IndexLoadError, IndexMismatchError, InvalidInputError
 from core.index import faiss_index
 from core.index.faiss_index import EXACT_THRESHOLD, BuiltIndex
+from core.index.loader import (
+    ImageLoader,
+    LoadedImage,
+    decode_jpegs_to_pixels,
+    encoded_jpeg,
+    gpu_decode_available,
+    resolve_workers,
+)
 from core.index.partial import PartialBuild, job_of
 from core.index.sources import DatasetSource, FolderSource, Item, Source, TextFileSource, identity_of
 from core.index.store import (
@@ -65,9 +74,8 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 DEFAULT_MODEL_KEY = "siglip"
-#: Longer side of display thumbnails, in pixels, and their JPEG quality.
+#: Longer side of display thumbnails, in pixels (their JPEG quality: `loader.THUMBNAIL_QUALITY`).
 THUMBNAIL_SIZE = 256
-THUMBNAIL_QUALITY = 85
 #: Skipped items listed in the manifest (all of them are in the BuildReport).
 MANIFEST_SKIPPED_LIMIT = 200
 #: Most items the reader hands over at once (kept items need no model call but still take memory).
@@ -142,6 +150,7 @@ def build_image_index_from_folder(
     exact_threshold: int = EXACT_THRESHOLD,
     batch_size: int | None = None,
     thumbnail_size: int = THUMBNAIL_SIZE,
+    decode_workers: int | None = None,
 ) -> BuildReport:
     """Build or update the image index `name` from every image under `folder` (recursive).
 
@@ -160,6 +169,8 @@ def build_image_index_from_folder(
         exact_threshold: Largest index searched exactly; above it HNSW.
         batch_size: Images per model call (default: the settings' batch size).
         thumbnail_size: Longer side of the display thumbnails.
+        decode_workers: Processes that decode and preprocess images while the model runs; default:
+            none on the CPU (the model uses every core), one per spare core (up to 8) beside a GPU.
 
     Returns:
         The BuildReport.
@@ -175,6 +186,7 @@ def build_image_index_from_folder(
     return build_index(
         name, source, model_key=model_key, settings=settings, progress=progress, rebuild=rebuild,
         exact_threshold=exact_threshold, batch_size=batch_size, thumbnail_size=thumbnail_size,
+        decode_workers=decode_workers,
     )  # fmt: skip
 
 
@@ -195,6 +207,7 @@ def build_image_index_from_dataset(
     exact_threshold: int = EXACT_THRESHOLD,
     batch_size: int | None = None,
     thumbnail_size: int = THUMBNAIL_SIZE,
+    decode_workers: int | None = None,
 ) -> BuildReport:
     """Build or update the image index `name` from a Hugging Face dataset.
 
@@ -208,7 +221,8 @@ def build_image_index_from_dataset(
         metadata_columns: Columns stored with each row; default: every scalar column. Class-label
             columns are stored as readable names (WikiArt's `artist`, `style`, `genre`).
         limit: Read at most this many rows (the first ones); re-running with a larger limit adds rows.
-        model_key, settings, rebuild, exact_threshold, batch_size, thumbnail_size: As for folders.
+        model_key, settings, rebuild, exact_threshold, batch_size, thumbnail_size, decode_workers:
+            As for folders.
         progress: Called after each batch with (rows read, rows expected or 0 when unknown).
 
     Returns:
@@ -225,6 +239,7 @@ def build_image_index_from_dataset(
     return build_index(
         name, source, model_key=model_key, settings=settings, progress=progress, rebuild=rebuild,
         exact_threshold=exact_threshold, batch_size=batch_size, thumbnail_size=thumbnail_size,
+        decode_workers=decode_workers,
     )  # fmt: skip
 
 
@@ -314,6 +329,7 @@ def build_index(
     batch_size: int | None = None,
     thumbnail_size: int = THUMBNAIL_SIZE,
     language: str | None = None,
+    decode_workers: int | None = None,
 ) -> BuildReport:
     """Build or update index `name` from any `Source` (the four functions above call this).
 
@@ -334,6 +350,7 @@ def build_index(
         with writing(folder):
             partial = PartialBuild(folder / PARTIAL, job_of(source, encoder, language))
         run = _Run(folder, source, encoder, partial, existing, settings, batch_size, language, thumbnail_size)
+        run.workers = resolve_workers("auto" if decode_workers is None else decode_workers, encoder.device)
         run.execute(progress)
         report = run.commit(name, exact_threshold, started, notes)
     log.info(
@@ -430,7 +447,7 @@ class _Work:
 
     action: str  # "keep" | "resume" | "embed" | "skip"
     item: Item
-    payload: Image.Image | str | None = None
+    payload: Image.Image | str | bytes | dict[str, Any] | None = None
     derived: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
 
@@ -463,6 +480,7 @@ class _Run:
         self.resumed = 0
         self.embedded = 0
         self.embed_seconds = 0.0
+        self.workers = 0  # decode worker processes (see `core.index.loader`)
 
     # Reader thread ------------------------------------------------------------------------------
 
@@ -473,30 +491,64 @@ class _Run:
                 return "keep"
         return "resume" if self.partial.has(item) else "embed"
 
-    def _load(self, item: Item) -> _Work:
+    def _load_text(self, item: Item) -> _Work:
         try:
-            payload = item.load()
-            derived = self._store_thumbnail(payload) if isinstance(payload, Image.Image) else {}
+            return _Work("embed", item, item.load())
         except (InvalidInputError, OSError) as error:
             return _Work("skip", item, reason=str(error))
-        return _Work("embed", item, payload, derived)
 
-    def _store_thumbnail(self, image: Image.Image) -> dict[str, Any]:
-        thumbnail = image.copy()
-        thumbnail.thumbnail((self.thumbnail_size, self.thumbnail_size), Image.Resampling.BICUBIC)
-        buffer = io.BytesIO()
-        thumbnail.save(buffer, "JPEG", quality=THUMBNAIL_QUALITY, optimize=True)
+    def _loaded(self, work: _Work, loaded: LoadedImage | str) -> _Work:
+        """Turn what the image loader gave into work for the model, writing the thumbnail."""
+        if isinstance(loaded, str):
+            return _Work("skip", work.item, reason=loaded)
         with writing(self.folder):
-            relative = write_thumbnail(self.folder, buffer.getvalue())
-        return {"_thumbnail": relative, "width": image.width, "height": image.height}
+            relative = write_thumbnail(self.folder, loaded.thumbnail)
+        derived = {"_thumbnail": relative, "width": loaded.width, "height": loaded.height}
+        payload = loaded.pixels if loaded.pixels is not None else loaded.image
+        return _Work("embed", work.item, payload, derived)
 
     def _chunks(self, items: Iterator[Item]) -> Iterator[list[_Work]]:
         """Group work so that each chunk holds at most one batch of items to embed."""
-        chunk: list[_Work] = []
-        to_embed = 0
+        if self.source.kind != "image":
+            yield from self._group(
+                self._load_text(item) if action == "embed" else _Work(action, item)
+                for item, action in ((item, self._classify(item)) for item in items)
+            )
+            return
+        gpu = gpu_decode_available(self.encoder)
+        # Beside a GPU, JPEGs are decoded there; the loader (CPU) makes the rest.
+        with ImageLoader(self.encoder, thumbnail_size=self.thumbnail_size, workers=self.workers) as loader:
+            works = self._image_works(items, loader, gpu)
+            for chunk in self._group(works):
+                yield self._gpu_decode(chunk) if gpu else chunk
+
+    def _image_works(self, items: Iterator[Item], loader: ImageLoader, gpu: bool) -> Iterator[_Work]:
+        """Classify items and load those to embed, in order, with the loader working ahead."""
+        pending: deque[tuple[_Work, Future | None]] = deque()
+        ahead = max(1, 4 * self.workers)
         for item in items:
             action = self._classify(item)
-            work = self._load(item) if action == "embed" else _Work(action, item)
+            work = _Work(action, item)
+            future = None
+            if action == "embed":
+                jpeg = encoded_jpeg(item.load) if gpu else None
+                if jpeg is not None:
+                    work.payload = jpeg  # decoded on the GPU, one chunk at a time
+                else:
+                    future = loader.submit(item.load)
+            pending.append((work, future))
+            while len(pending) > ahead or (pending and pending[0][1] is None):
+                yield self._resolved(*pending.popleft())
+        while pending:
+            yield self._resolved(*pending.popleft())
+
+    def _resolved(self, work: _Work, future: Future | None) -> _Work:
+        return self._loaded(work, future.result()) if future is not None else work
+
+    def _group(self, works: Iterable[_Work]) -> Iterator[list[_Work]]:
+        chunk: list[_Work] = []
+        to_embed = 0
+        for work in works:
             chunk.append(work)
             to_embed += work.action == "embed"
             if to_embed >= self.batch_size or len(chunk) >= MAX_CHUNK:
@@ -504,6 +556,27 @@ class _Run:
                 chunk, to_embed = [], 0
         if chunk:
             yield chunk
+
+    def _gpu_decode(self, chunk: list[_Work]) -> list[_Work]:
+        """Decode the chunk's JPEG files on the GPU in one call; a file it cannot decode goes to PIL."""
+        jpegs = [n for n, work in enumerate(chunk) if isinstance(work.payload, bytes)]
+        if not jpegs:
+            return chunk
+        try:
+            pixels, thumbnails, sizes = decode_jpegs_to_pixels(
+                [chunk[n].payload for n in jpegs], self.encoder, self.thumbnail_size
+            )
+        except RuntimeError as error:  # one bad file fails the batch: decode them one by one
+            log.warning("GPU JPEG decode failed (%s); decoding this batch on the CPU", error)
+            with ImageLoader(self.encoder, thumbnail_size=self.thumbnail_size) as loader:
+                for n in jpegs:
+                    chunk[n] = self._loaded(chunk[n], loader.submit(chunk[n].item.load).result())
+            return chunk
+        for row, n in enumerate(jpegs):
+            width, height = sizes[row]
+            single = {key: value[row : row + 1] for key, value in pixels.items()}
+            chunk[n] = self._loaded(chunk[n], LoadedImage(single, None, thumbnails[row], width, height))
+        return chunk
 
     # Main thread --------------------------------------------------------------------------------
 
@@ -581,6 +654,8 @@ class _Run:
 
     def _embed_many(self, payloads: list[Any]) -> np.ndarray:
         if self.source.kind == "image":
+            if isinstance(payloads[0], dict):  # preprocessed by the loader
+                return self.encoder.embed_pixels(collate(payloads))
             return self.encoder.embed_images(payloads, batch_size=len(payloads))
         return self.encoder.embed_texts(payloads, language=self.language, batch_size=len(payloads))
 

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,8 @@ class Item:
         label: How reports name it (a relative path, "row 12", "line 3").
         metadata: User-facing fields (path or row, caption, artist...), JSON scalars only.
         load: Returns the payload: an RGB image or a text. Raises InvalidInputError or OSError when
-            the item cannot be used (it is then skipped and reported).
+            the item cannot be used (it is then skipped and reported). For images it is a
+            `functools.partial` of a module function, so it pickles: worker processes can load it.
     """
 
     key: str
@@ -132,7 +134,7 @@ class FolderSource(Source):
             except OSError:
                 signature = "unreadable"
             metadata = {**sidecar.get(relative, {}), "path": relative}
-            yield Item(relative, signature, relative, metadata, lambda path=path: open_image(path))
+            yield Item(relative, signature, relative, metadata, partial(open_image, path))
 
     def describe(self) -> dict[str, Any]:
         return {"type": "folder", "path": str(self.folder)}
@@ -334,9 +336,7 @@ class DatasetSource(Source):
         for row in rows:
             payload = row.pop("_payload")
             n = row["row"]
-            yield Item(
-                f"row:{n}", _signature(payload), f"row {n}", row, lambda payload=payload: _image(payload)
-            )
+            yield Item(f"row:{n}", _signature(payload), f"row {n}", row, partial(_image, payload))
 
     def _metadata(self, n: int, row: Mapping[str, Any]) -> dict[str, Any]:
         columns = self.metadata_columns

@@ -31,13 +31,18 @@ def _by_key(index) -> dict[str, np.ndarray]:
 def _count_embedded(monkeypatch, encoder) -> list[int]:
     """Record how many images each model call gets (a spy on the real encoder, not a mock)."""
     calls: list[int] = []
-    original = encoder.embed_images
+    images_call, pixels_call = encoder.embed_images, encoder.embed_pixels
 
-    def counting(images, *args, **kwargs):
+    def counting_images(images, *args, **kwargs):
         calls.append(len(images))
-        return original(images, *args, **kwargs)
+        return images_call(images, *args, **kwargs)
 
-    monkeypatch.setattr(encoder, "embed_images", counting)
+    def counting_pixels(pixels):
+        calls.append(len(pixels["pixel_values"]))
+        return pixels_call(pixels)
+
+    monkeypatch.setattr(encoder, "embed_images", counting_images)
+    monkeypatch.setattr(encoder, "embed_pixels", counting_pixels)
     return calls
 
 

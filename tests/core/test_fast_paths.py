@@ -1,0 +1,196 @@
+"""Every fast embedding path against the fp32 reference path (`Encoder.embed_images` on a full decode).
+
+Fast paths: per-image preprocessing joined into batches (`image_preprocessor` + `collate` +
+`embed_pixels`), JPEG draft-mode decoding, decode worker processes, bf16, and the GPU build's path
+(batched `decode_jpeg` + `tensor_preprocessor`), which runs here on the CPU.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import core.index.build as build_module
+from core.config import Settings
+from core.encoders import get_encoder
+from core.encoders.base import collate
+from core.errors import InvalidInputError
+from core.images import open_image
+from core.index import build_image_index_from_folder, load_index
+from core.index.loader import (
+    ImageLoader,
+    decode_jpegs_to_pixels,
+    draft_decode,
+    encoded_jpeg,
+    resolve_workers,
+)
+from tests.core.index.conftest import make_image
+
+KEYS = ["siglip", "siglip2", "siglip2-naflex", "siglip-multilingual", "clip", "nllb-clip", "mclip"]
+#: Large enough for draft mode to decode at 1/4 scale for a 32-pixel model and 64-pixel thumbnails.
+PHOTO_SIZE = (400, 300)
+
+
+def _photos(folder: Path, count: int = 4) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed in range(count):
+        path = folder / f"photo{seed}.jpg"
+        make_image(seed, PHOTO_SIZE).save(path, quality=92)
+        paths.append(path)
+    return paths
+
+
+def _min_cosine(fast: np.ndarray, reference: np.ndarray) -> float:
+    assert fast.dtype == np.float32 and fast.shape == reference.shape
+    return float((fast * reference).sum(axis=1).min())
+
+
+@pytest.fixture(scope="module")
+def fp32(tiny_models) -> Settings:
+    return Settings.from_env().with_(precision="fp32")
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_pixels_path_equals_embed_images(key, fp32):
+    encoder = get_encoder(key, fp32)
+    images = [make_image(seed, (60 + 20 * seed, 45)) for seed in range(3)]
+    preprocess = encoder.image_preprocessor()
+    if preprocess is None:  # sentence-transformers embeds PIL images itself
+        assert key == "mclip"
+        with pytest.raises(NotImplementedError):
+            encoder.embed_pixels({})
+        return
+    one_by_one = collate([preprocess([image]) for image in images])
+    np.testing.assert_allclose(encoder.embed_pixels(one_by_one), encoder.embed_images(images), atol=1e-6)
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_tensor_preprocessing_agrees_with_pil(key, fp32):
+    import torch
+    from torchvision.io import decode_jpeg
+
+    encoder = get_encoder(key, fp32)
+    preprocess = encoder.tensor_preprocessor()
+    if preprocess is None:  # NaFlex (variable size) and sentence-transformers
+        assert key in ("siglip2-naflex", "mclip")
+        return
+    files = []
+    for seed in range(3):
+        buffer = io.BytesIO()
+        make_image(seed, (90 + 30 * seed, 70)).save(buffer, "JPEG", quality=95)
+        files.append(buffer.getvalue())
+    tensors = [decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8)) for data in files]
+    reference = encoder.embed_images([open_image(data) for data in files])
+    assert _min_cosine(encoder.embed_pixels(preprocess(tensors)), reference) >= 0.999
+
+
+def test_draft_decode_is_smaller_and_close_to_a_full_decode(fp32, tmp_path):
+    encoder = get_encoder("siglip", fp32)
+    paths = _photos(tmp_path)
+    from functools import partial
+
+    assert ImageLoader(encoder, thumbnail_size=64).draft_size == 64  # max(model input 32, thumbnail)
+    assert draft_decode(lambda: None, 64) is None  # not a file: the item's own load decodes it
+
+    image, full = draft_decode(partial(open_image, paths[0]), 64)
+    assert full == PHOTO_SIZE and image.size == (100, 75)  # 1/4 scale: both sides still >= 64
+    draft = encoder.embed_images([draft_decode(partial(open_image, p), 64)[0] for p in paths])
+    reference = encoder.embed_images([open_image(p) for p in paths])
+    assert _min_cosine(draft, reference) >= 0.999
+
+
+def test_loader_in_a_worker_process_equals_inline(fp32, tmp_path):
+    from functools import partial
+
+    encoder = get_encoder("siglip", fp32)
+    paths = _photos(tmp_path)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff not really a jpeg")
+    loads = [partial(open_image, path) for path in [*paths, broken]]
+    with ImageLoader(encoder, thumbnail_size=64) as inline:
+        expected = list(inline.load_all(loads))
+    with ImageLoader(encoder, thumbnail_size=64, workers=1) as pooled:
+        got = list(pooled.load_all(loads))
+    assert isinstance(got[-1], str) and got[-1] == expected[-1]  # skipped, with open_image's reason
+    for a, b in zip(got[:-1], expected[:-1], strict=True):
+        assert (a.width, a.height, a.thumbnail) == (*PHOTO_SIZE, b.thumbnail)
+        np.testing.assert_array_equal(a.pixels["pixel_values"], b.pixels["pixel_values"])
+
+
+def test_fast_build_agrees_with_the_seed_path(tiny_models, tmp_path):
+    """Draft decode + per-image preprocessing + bf16 + a decode worker, end to end through the
+    builder, against the seed's way: full decode and fp32 `embed_images`, one image at a time."""
+    paths = _photos(tmp_path / "photos", 6)
+    settings = Settings.from_env().with_(index_dir=tmp_path / "indexes", batch_size=4)
+    fast = settings.with_(precision="bf16")
+    report = build_image_index_from_folder(
+        "fast", tmp_path / "photos", settings=fast, thumbnail_size=64, decode_workers=1
+    )
+    assert report.embedded == 6 and report.skipped == ()
+    index = load_index("fast", settings=fast)
+    reference_encoder = get_encoder("siglip", settings)
+    by_path = {row["path"]: vector for row, vector in zip(index.rows, index.vectors(), strict=True)}
+    seed = np.concatenate([reference_encoder.embed_images([open_image(path)]) for path in paths])
+    assert _min_cosine(np.stack([by_path[path.name] for path in paths]), seed) >= 0.999
+    assert all((row["width"], row["height"]) == PHOTO_SIZE for row in index.rows)
+
+
+def test_gpu_decode_path_runs_on_the_cpu(fp32, tmp_path, monkeypatch):
+    """The CUDA build path (batched decode_jpeg, thumbnails and preprocessing on tensors), forced on
+    for the CPU: same embeddings as the reference within cosine 0.999, PNGs through PIL."""
+    folder = tmp_path / "photos"
+    paths = _photos(folder, 4)
+    rotated = folder / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated by 90 degrees
+    make_image(7, PHOTO_SIZE).save(rotated, quality=92, exif=exif)
+    make_image(8, (50, 40)).save(folder / "drawing.png")
+    monkeypatch.setattr(build_module, "gpu_decode_available", lambda encoder: True)
+    settings = fp32.with_(index_dir=tmp_path / "indexes", batch_size=8)
+    report = build_image_index_from_folder("gpu", folder, settings=settings, thumbnail_size=64)
+    assert report.embedded == 6
+    index = load_index("gpu", settings=settings)
+    encoder = get_encoder("siglip", settings)
+    rows = {row["path"]: (row, vector) for row, vector in zip(index.rows, index.vectors(), strict=True)}
+    everything = [*paths, rotated, folder / "drawing.png"]
+    reference = encoder.embed_images([open_image(path) for path in everything])
+    got = np.stack([rows[path.name][1] for path in everything])
+    assert _min_cosine(got, reference) >= 0.999
+    assert (rows["rotated.jpg"][0]["width"], rows["rotated.jpg"][0]["height"]) == PHOTO_SIZE[::-1]
+    with Image.open(index.thumbnails_dir / Path(rows["photo0.jpg"][0]["_thumbnail"]).name) as thumbnail:
+        assert thumbnail.size == (64, 48)
+
+    files = [path.read_bytes() for path in paths[:2]]
+    pixels, thumbnails, sizes = decode_jpegs_to_pixels(files, encoder, 64, device="cpu")
+    assert pixels["pixel_values"].shape[0] == 2 and sizes == [PHOTO_SIZE, PHOTO_SIZE]
+    assert all(Image.open(io.BytesIO(data)).size == (64, 48) for data in thumbnails)
+
+
+def test_only_guarded_jpegs_take_the_fast_decoders(tmp_path):
+    from functools import partial
+
+    from core.index.sources import _image
+
+    jpeg, png = tmp_path / "a.jpg", tmp_path / "b.png"
+    make_image(1).save(jpeg)
+    make_image(2).save(png)
+    assert encoded_jpeg(partial(open_image, jpeg)) == jpeg.read_bytes()
+    assert encoded_jpeg(partial(_image, {"bytes": jpeg.read_bytes(), "path": None})) == jpeg.read_bytes()
+    assert encoded_jpeg(partial(open_image, png)) is None
+    assert encoded_jpeg(partial(open_image, tmp_path / "missing.jpg")) is None
+    bomb = tmp_path / "bomb.jpg"
+    Image.new("L", (9000, 8000)).save(bomb)  # over core.images.MAX_IMAGE_PIXELS
+    assert encoded_jpeg(partial(open_image, bomb)) is None
+
+
+def test_decode_workers_setting():
+    assert resolve_workers("auto", "cpu") == 0
+    assert 1 <= resolve_workers("auto", "cuda") <= 8
+    assert resolve_workers(3, "cpu") == 3
+    with pytest.raises(InvalidInputError, match="decode_workers"):
+        resolve_workers("-1", "cpu")
