@@ -80,3 +80,46 @@ def test_a_model_build_above_the_threshold_writes_hnsw_parameters(settings, tmp_
     exact = np.argsort(-(fi.prepare_vectors(queries, index.dim) @ index.vectors().T), axis=1)[:, :5]
     found = [[hit.id for hit in hits] for hits in search_batch(index, queries, 5)]
     assert np.mean([len(set(f) & set(e)) / 5 for f, e in zip(found, exact.tolist(), strict=True)]) >= 0.95
+
+
+def _clustered(count: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
+    rows = centres[rng.integers(0, len(centres), count)]
+    return _unit(rows + 0.1 * rng.standard_normal(rows.shape).astype(np.float32))
+
+
+@pytest.fixture(scope="module")
+def clustered_vectors() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    centres = _unit(rng.standard_normal((40, 32)))
+    return _clustered(4000, rng, centres), _clustered(200, rng, centres)
+
+
+def test_above_the_ivf_threshold_ivf_reaches_the_recall_target(clustered_vectors):
+    vectors, queries = clustered_vectors
+    built = fi.build_index(vectors, exact_threshold=1000, ivf_threshold=2000)
+    assert built.index_type == "ivf"
+    params = built.params
+    assert params["nlist"] == fi.ivf_lists(len(vectors)) == 128
+    assert params["nprobe"] in fi.NPROBE_STEPS and params["recall_at_10"] >= fi.TUNING_RECALL
+    assert _recall_at_10(built, vectors, queries) >= 0.95
+    np.testing.assert_array_equal(fi.vectors_of(built.index), vectors)  # a copy, in id order
+
+
+def test_ivf_grows_in_place_and_keeps_its_centroids(clustered_vectors):
+    vectors, queries = clustered_vectors
+    first = fi.build_index(vectors[:3000], exact_threshold=1000, kind="ivf")
+    grown = fi.build_index(vectors, exact_threshold=1000, base=first, kind="ivf")
+    assert grown.index is first.index and grown.index.ntotal == len(vectors)
+    assert grown.params["nlist"] == first.params["nlist"]
+    assert _recall_at_10(grown, vectors, queries) >= 0.95
+
+
+def test_an_ivf_index_round_trips_memory_mapped(clustered_vectors, tmp_path):
+    vectors, queries = clustered_vectors
+    built = fi.build_index(vectors, exact_threshold=1000, kind="ivf")
+    fi.write_index(built.index, tmp_path / "index.faiss")
+    for mmap in (False, True):
+        read = fi.read_index(tmp_path / "index.faiss", mmap=mmap)
+        assert fi.describe(read) == ("ivf", 32, len(vectors))
+        expected = fi.search(built.index, "ivf", built.params, queries, 10)
+        np.testing.assert_array_equal(fi.search(read, "ivf", built.params, queries, 10)[1], expected[1])
