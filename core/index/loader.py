@@ -156,17 +156,9 @@ class ImageLoader:
     skipped (a string).
     """
 
-    def __init__(
-        self,
-        encoder: Encoder,
-        *,
-        thumbnail_size: int,
-        workers: int = 0,
-        draft: bool = True,
-        use_pixels: bool = True,
-    ) -> None:
-        self.preprocess = encoder.image_preprocessor() if use_pixels else None
-        self.draft_size = draft_size_for(encoder, thumbnail_size) if draft else None
+    def __init__(self, encoder: Encoder, *, thumbnail_size: int, workers: int = 0) -> None:
+        self.preprocess = encoder.image_preprocessor()
+        self.draft_size = draft_size_for(encoder, thumbnail_size)
         self.thumbnail_size = thumbnail_size
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
@@ -305,7 +297,9 @@ def decode_jpegs_to_pixels(
     preprocess = encoder.tensor_preprocessor()
     assert preprocess is not None
     data = [torch.frombuffer(bytearray(jpeg), dtype=torch.uint8) for jpeg in jpegs]
-    images = decode_jpeg(data, mode=ImageReadMode.RGB, device=device, apply_exif_orientation=True)
+    decoded = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
+    # decode_jpeg ignores EXIF orientation on CUDA: turn the images upright here, on any device.
+    images = [_upright(image, _orientation(jpeg)) for image, jpeg in zip(decoded, jpegs, strict=True)]
     sizes = [(int(image.shape[2]), int(image.shape[1])) for image in images]
     smalls = []
     for image, (width, height) in zip(images, sizes, strict=True):
@@ -322,3 +316,29 @@ def decode_jpegs_to_pixels(
     # One batched encode, then one copy each: no GPU synchronisation per image before this point.
     thumbnails = [data.cpu().numpy().tobytes() for data in encode_jpeg(smalls, quality=THUMBNAIL_QUALITY)]
     return pixels, thumbnails, sizes
+
+
+def _orientation(jpeg: bytes) -> int:
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return int(image.getexif().get(0x0112, 1))
+
+
+def _upright(image: Any, orientation: int) -> Any:
+    """Apply an EXIF orientation to a (3, H, W) tensor as `PIL.ImageOps.exif_transpose` does."""
+    import torch
+
+    if orientation == 2:
+        return image.flip(-1)
+    if orientation == 3:
+        return image.flip(-1, -2)
+    if orientation == 4:
+        return image.flip(-2)
+    if orientation == 5:
+        return image.transpose(-2, -1)
+    if orientation == 6:
+        return torch.rot90(image, -1, dims=(-2, -1))
+    if orientation == 7:
+        return image.flip(-1, -2).transpose(-2, -1)
+    if orientation == 8:
+        return torch.rot90(image, 1, dims=(-2, -1))
+    return image

@@ -194,3 +194,19 @@ def test_decode_workers_setting():
     assert resolve_workers(3, "cpu") == 3
     with pytest.raises(InvalidInputError, match="decode_workers"):
         resolve_workers("-1", "cpu")
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_gpu_path_turns_images_upright_like_pil(orientation, fp32):
+    import torch
+    from torchvision.io import decode_jpeg
+
+    from core.index.loader import _upright
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    make_image(orientation, (48, 30)).save(buffer, "JPEG", quality=95, exif=exif)
+    expected = np.asarray(open_image(buffer.getvalue()))
+    decoded = decode_jpeg(torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8))
+    np.testing.assert_array_equal(_upright(decoded, orientation).permute(1, 2, 0).numpy(), expected)
