@@ -10,6 +10,7 @@ from PIL import Image
 
 from apps import examples, texts
 from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
+from apps.components import image_upload
 from core.config import Settings
 from core.zeroshot import DEFAULT_TEMPLATE, MAX_LABELS
 
@@ -17,7 +18,7 @@ MODEL_KEYS: tuple[str, ...] = ("clip", "siglip", "siglip2")
 
 
 def compare_clip_siglip(
-    image: str | Image.Image | None,
+    image: str | bytes | Image.Image | None,
     labels: str,
     template: str = DEFAULT_TEMPLATE,
     top_k: int = DEFAULT_TOP_K,
@@ -36,7 +37,7 @@ def build_clip_vs_siglip_tab(settings: Settings) -> None:
     gr.Markdown(texts.CLIP_VS_SIGLIP_INTRO)
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = gr.Image(label="Image", type="filepath", height=280, elem_id="cvs-image")
+            image = image_upload(label="Image", height=280, elem_id="cvs-image")
             labels = gr.Textbox(
                 label="Labels (comma-separated)",
                 placeholder="cat, dog, a cat lying on a rug",

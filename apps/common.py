@@ -34,8 +34,8 @@ def user_error(error: SiglipProjectsError) -> gr.Error:
     return gr.Error(str(error), print_exception=False)
 
 
-def load_image(value: str | Image.Image | None, what: str = "an image") -> Image.Image:
-    """Open an uploaded image (path from a `type="filepath"` component, or a PIL image) as RGB.
+def load_image(value: str | bytes | Image.Image | None, what: str = "an image") -> Image.Image:
+    """Open an uploaded image (the path or bytes `image_upload` gives, or a PIL image) as RGB.
 
     Raises:
         gr.Error: nothing uploaded, or not a usable image.
@@ -93,7 +93,7 @@ def build_model_columns(keys: Sequence[str]) -> ModelColumns:
 
 
 def compare_models(
-    image: str | Image.Image | None,
+    image: str | bytes | Image.Image | None,
     labels: str,
     keys: Sequence[str],
     *,
@@ -143,6 +143,8 @@ def _classify_column(
     total = sum(float(row["score"]) for row in results)
     seconds = time.perf_counter() - started
     elapsed = f"loaded and ran in {seconds:.1f} s" if first_use else f"{seconds:.2f} s"
+    if len(results) == 1 and spec.scoring == "softmax":
+        return label_value(results, top_k), f"{texts.SINGLE_LABEL_SOFTMAX} · {elapsed}"
     return label_value(results, top_k), f"Scores sum to {total:.2f} over {len(results)} labels · {elapsed}"
 
 

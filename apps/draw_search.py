@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ from PIL import Image
 
 from apps import gallery, texts
 from apps.common import MODEL_CONCURRENCY_ID, load_image, user_error
+from apps.components import image_upload, sketch_upload
 from core.config import Settings
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
@@ -26,12 +28,16 @@ SearchOutput = tuple[list[tuple[str, str]], str]
 def draw_search(sketch: Any, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> Iterator[SearchOutput]:
     """Find the `k` paintings nearest to a drawing (a Sketchpad value, or any image).
 
-    An empty canvas returns no results and a message, without calling a model.
+    An empty canvas returns no results and a message, without calling a model. A `k` larger than
+    the index gives every painting, and the status says so.
 
     Yields (and, through the API, finally returns) `(gallery, status)`: `(thumbnail path, caption)`
     pairs, best first, with captions `title — artist · style · score`; and a Markdown status line.
     """
-    drawing = sketch_to_image(sketch)
+    try:
+        drawing = sketch_to_image(sketch)
+    except SiglipProjectsError as error:
+        raise user_error(error) from None
     if drawing is None:
         gr.Warning(texts.SKETCH_EMPTY)
         yield [], texts.SKETCH_EMPTY
@@ -49,24 +55,43 @@ def text_search(query: str, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> I
 
 
 def image_search(
-    image: str | Image.Image | None, k: int = DEFAULT_K, model: str = DEFAULT_MODEL
+    image: str | bytes | Image.Image | None, k: int = DEFAULT_K, model: str = DEFAULT_MODEL
 ) -> Iterator[SearchOutput]:
     """Find the `k` paintings nearest to an uploaded picture. Yields `(gallery, status)`."""
     yield from _search(load_image(image, "a picture"), k, model, "your picture")
 
 
-def _search(query: str | Image.Image, k: int, model: str, what: str) -> Iterator[SearchOutput]:
+def _search(query: str | Image.Image, k: Any, model: str, what: str) -> Iterator[SearchOutput]:
     model = model or DEFAULT_MODEL
+    count = check_k(k)
     try:
         name = get_spec(model).name
         index = gallery.index_for(model)
         if not is_loaded(model):
             yield [], texts.loading_note(name)
-        hits = gallery.find(index, query, max(1, min(MAX_K, int(k))))
+        hits = gallery.find(index, query, count)
     except SiglipProjectsError as error:
         raise user_error(error) from None
     items = [(str(hit.thumbnail), gallery.caption(hit)) for hit in hits]
-    yield items, texts.search_status(len(items), what, name, gallery.describe(index))
+    status = texts.search_status(len(items), what, name, gallery.describe(index))
+    if count > len(index):
+        status += texts.whole_index_note(len(index), count)
+    yield items, status
+
+
+def check_k(k: Any) -> int:
+    """The number of results to show: `k` as a whole number from 1 to `MAX_K`.
+
+    Raises:
+        gr.Error: `k` is not a number, or below 1.
+    """
+    try:
+        value = float(k)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value) or value < 1:
+        raise gr.Error(texts.bad_k_message(k, MAX_K), print_exception=False)
+    return min(MAX_K, int(value))
 
 
 def build_draw_search_tab(settings: Settings) -> None:
@@ -76,13 +101,12 @@ def build_draw_search_tab(settings: Settings) -> None:
         with gr.Column(scale=2, min_width=320):
             with gr.Tabs():
                 with gr.Tab("Draw", id="draw-sketch"):
-                    sketch = gr.Sketchpad(
+                    sketch = sketch_upload(
                         label="Your drawing",
                         elem_id="draw-sketchpad",
                         elem_classes=["brush-first"],
                         canvas_size=(512, 512),
                         height=440,
-                        type="numpy",
                         layers=False,
                         brush=gr.Brush(colors=["#000000"], default_size=6, color_mode="fixed"),
                         eraser=gr.Eraser(default_size=18),
@@ -97,7 +121,7 @@ def build_draw_search_tab(settings: Settings) -> None:
                     )
                     text_button = gr.Button("Search text", variant="primary", elem_id="draw-text-run")
                 with gr.Tab("Upload", id="draw-upload"):
-                    picture = gr.Image(label="A picture", type="filepath", height=360, elem_id="draw-image")
+                    picture = image_upload(label="A picture", height=360, elem_id="draw-image")
                     image_button = gr.Button("Search picture", variant="primary", elem_id="draw-image-run")
             model = gr.Dropdown(
                 label="Model",

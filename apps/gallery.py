@@ -112,6 +112,8 @@ def index_for(model: str) -> LoadedIndex:
 
     Raises:
         IndexLoadError: no index was built with this model (the message says how to build one).
+        IndexMismatchError: the only index for this model was built from another checkpoint than the
+            one the app loads now (the message names both).
         UnknownModelError: not a registry key.
     """
     spec = get_spec(model)
@@ -123,6 +125,9 @@ def index_for(model: str) -> LoadedIndex:
             "Try again when it is done; the other tabs work meanwhile."
         )
     if info is None:
+        for other in image_indexes():
+            if other.model_key == model:  # built with this model, but not the checkpoint loaded now
+                check_model(other.manifest, model)
         available = ", ".join(gallery_indexes()) or "none"
         raise IndexLoadError(
             f"No image index was built with {spec.name} ('{model}'); models with an index: {available}. "

@@ -10,6 +10,7 @@ from PIL import Image
 
 from apps import examples, texts
 from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
+from apps.components import image_upload
 from core.config import Settings
 from core.languages import NLLB_LANGUAGES, detect_language, language_choices, language_name
 from core.zeroshot import MAX_LABELS
@@ -40,7 +41,7 @@ def resolve_language(language: str | None, labels: str) -> tuple[str, str]:
 
 
 def compare_multilingual(
-    image: str | Image.Image | None,
+    image: str | bytes | Image.Image | None,
     labels: str,
     language: str = texts.LANGUAGE_AUTO,
     template: str = DEFAULT_TEMPLATE,
@@ -65,7 +66,7 @@ def build_multilingual_tab(settings: Settings) -> None:
     gr.Markdown(texts.MULTILINGUAL_INTRO)
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            image = gr.Image(label="Image", type="filepath", height=280, elem_id="ml-image")
+            image = image_upload(label="Image", height=280, elem_id="ml-image")
             labels = gr.Textbox(
                 label="Labels in any language (comma-separated)",
                 placeholder="Katze, Hund, Vogel",

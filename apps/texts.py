@@ -25,6 +25,17 @@ def search_status(count: int, what: str, model: str, index: str) -> str:
     return f"{count} nearest to {what} · {model} · {index}"
 
 
+def whole_index_note(size: int, asked: int) -> str:
+    return f" · you asked for {asked}, so these are all {size} images of the index"
+
+
+def bad_k_message(k: object, most: int) -> str:
+    return (
+        f"The number of results (k) must be a whole number from 1 to {most}, got {k!r}. "
+        "Choose how many paintings to show with the Results slider."
+    )
+
+
 NO_INDEX = """
 **No image index is available yet**, so search is off for now; the other tabs work as usual.
 {reason}
@@ -104,6 +115,12 @@ def loading_note(name: str) -> str:
 
 def running_note(name: str) -> str:
     return f"{name} is scoring..."
+
+
+SINGLE_LABEL_SOFTMAX = (
+    "Only one label: a softmax over a single label always gives it 1.00. "
+    "Add at least one more label to compare."
+)
 
 
 def failed_note(name: str, error: str) -> str:

@@ -80,8 +80,22 @@ def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
     Raises:
         InvalidInputError: not an image, truncated or corrupt, too large in bytes or pixels.
     """
+    return to_rgb(read_image(source))
+
+
+def read_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
+    """Open and decode an image file (path or bytes) safely, keeping its mode (transparency too).
+
+    Checks the file size, then the pixel count from the header, before decoding anything.
+
+    Raises:
+        InvalidInputError: not an image, truncated or corrupt, too large in bytes or pixels.
+    """
     name = "The upload" if isinstance(source, bytes) else f"'{Path(source).name}'"
-    size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    try:
+        size = len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+    except OSError:
+        raise InvalidInputError(f"{name} could not be read. Upload the image again.") from None
     if size > MAX_IMAGE_BYTES:
         raise InvalidInputError(
             f"{name} is {size / 1e6:.0f} MB, over the limit of {MAX_IMAGE_BYTES / 1e6:.0f} MB. "
@@ -101,45 +115,63 @@ def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
             f"{name} has far more than {MAX_IMAGE_PIXELS:,} pixels, too many to decode safely. "
             "Resize it (e.g. to 2000 px on its longer side) and try again."
         ) from None
+    except Image.UnidentifiedImageError:  # its message holds the server-side path: not for users
+        raise InvalidInputError(
+            f"{name} could not be read as an image: it is not an image file, or not in a format this app "
+            "reads. Use a JPEG, PNG, WebP, GIF, BMP or TIFF file."
+        ) from None
     except Exception as error:  # PIL raises many types for bad files
         raise InvalidInputError(
             f"{name} could not be read as an image ({type(error).__name__}: {error}). "
             "Use a JPEG, PNG, WebP, GIF, BMP or TIFF file."
         ) from None
-    return to_rgb(image)
+    return image
 
 
-def sketch_to_image(sketch: Image.Image | np.ndarray | Mapping[str, Any] | None) -> Image.Image | None:
+#: What a sketch layer may be: a decoded image or array, or an image file (path or bytes) to open safely.
+SketchPart = Image.Image | np.ndarray | str | os.PathLike[str] | bytes
+
+
+def sketch_to_image(sketch: SketchPart | Mapping[str, Any] | None) -> Image.Image | None:
     """Turn a drawing into an RGB image on white, or None when nothing was drawn.
 
     Accepts a Gradio ImageEditor/Sketchpad value (dict with `composite`, `background`, `layers`),
-    a PIL image or an array. "Nothing drawn" means every pixel is the background colour.
+    a PIL image, an array, or an image file. Files are opened with `read_image`'s guards.
+    "Nothing drawn" means every pixel is the background colour.
+
+    Raises:
+        InvalidInputError: a file that is not a usable image (see `read_image`).
     """
     if sketch is None:
         return None
     if isinstance(sketch, Mapping):
-        composite = sketch.get("composite")
+        composite = _as_image(sketch.get("composite"))
         if composite is None:
-            layers = [layer for layer in sketch.get("layers") or [] if layer is not None]
-            background = sketch.get("background")
+            layers = [_as_image(layer) for layer in sketch.get("layers") or [] if layer is not None]
+            background = _as_image(sketch.get("background"))
             if background is None and not layers:
                 return None
             composite = _flatten(background, layers)
         sketch = composite
-    image = Image.fromarray(np.asarray(sketch)) if isinstance(sketch, np.ndarray) else sketch
-    rgb = to_rgb(image)
+    rgb = to_rgb(_as_image(sketch))  # type: ignore[arg-type]
     pixels = np.asarray(rgb)
     if (pixels == pixels.reshape(-1, 3)[0]).all():
         return None
     return crop_to_drawing(rgb)
 
 
-def _flatten(background: Any, layers: list[Any]) -> Image.Image:
-    images = [Image.fromarray(np.asarray(x)) if isinstance(x, np.ndarray) else x for x in layers]
-    base = background if background is not None else Image.new("RGBA", images[0].size, WHITE_RGBA)
-    base = Image.fromarray(np.asarray(base)) if isinstance(base, np.ndarray) else base
+def _as_image(part: SketchPart | None) -> Image.Image | None:
+    if part is None or isinstance(part, Image.Image):
+        return part
+    if isinstance(part, np.ndarray):
+        return Image.fromarray(part)
+    return read_image(part)
+
+
+def _flatten(background: Image.Image | None, layers: list[Image.Image]) -> Image.Image:
+    base = background if background is not None else Image.new("RGBA", layers[0].size, WHITE_RGBA)
     canvas = base.convert("RGBA")
-    for layer in images:
+    for layer in layers:
         canvas = Image.alpha_composite(canvas, layer.convert("RGBA").resize(canvas.size))
     return canvas
 
