@@ -684,6 +684,9 @@ class _Run:
             rows.append(_row(item, derived))
 
         if existing is not None and self._unchanged(rows, exact_threshold):
+            # Nothing to write, but a build killed after its commit may have left the old version.
+            thumbnails = {row["_thumbnail"] for row in rows if row.get("_thumbnail")}
+            remove_stale(self.folder, existing.manifest.version, thumbnails)
             self.partial.remove()
             return self._report(name, existing.manifest, started, notes, removed=0, updated=0)
 

@@ -317,7 +317,12 @@ def vectors_of(index: Any) -> np.ndarray:
 
 
 def write_index(index: Any, path: Path) -> None:
-    _faiss().write_index(index, str(path))
+    # Through a Python file object: a full disk then raises OSError (ENOSPC), which the build reports as
+    # such. FAISS's own file writer raises RuntimeError instead, or when only its final flush fails,
+    # prints "close error" and returns, leaving a truncated file.
+    faiss = _faiss()
+    with open(path, "wb") as handle:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))
 
 
 def read_index(path: Path, mmap: bool) -> Any:
