@@ -22,6 +22,10 @@ _CacheKey = tuple[str, tuple[tuple[str, str], ...], str, str, int]
 _cache: dict[_CacheKey, Encoder] = {}
 _locks: dict[_CacheKey, threading.Lock] = {}
 _locks_guard = threading.Lock()
+#: One model loads at a time, whatever its key: while it loads, transformers swaps torch's weight-init
+#: functions for no-ops process-wide and then puts back what it found, so two loads that overlap can
+#: leave them disabled for good (and any model built later uninitialised).
+_load_lock = threading.Lock()
 #: How many times each model was actually loaded in this process (the load test checks "once").
 load_counts: dict[str, int] = {}
 
@@ -58,7 +62,8 @@ def get_encoder(key: str, settings: Settings | None = None) -> Encoder:
     with lock:
         encoder = _cache.get(cache_key)
         if encoder is None:
-            encoder = _load(spec, settings)
+            with _load_lock:
+                encoder = _load(spec, settings)
             _cache[cache_key] = encoder
         return encoder
 
