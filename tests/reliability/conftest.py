@@ -1,0 +1,100 @@
+"""Fixtures of the reliability tests: the whole app on tiny models, served once for all of them.
+
+Each test gets the app with the process settings reset to the app's own (`app`), a `gradio_client`
+(`client`), and can check that the app still answers a good request after whatever it did
+(`assert_serving`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.config import Settings, set_settings
+from tests.apps.conftest import PAINTINGS, free_port, painting
+
+
+@dataclass
+class App:
+    url: str
+    settings: Settings
+    demo: Any
+    fastapi: Any
+
+    @contextlib.contextmanager
+    def settings_as(self, settings: Settings) -> Iterator[None]:
+        """Serve with other settings (index folder, model checkpoints) for the duration."""
+        set_settings(settings)
+        try:
+            yield
+        finally:
+            set_settings(self.settings)
+
+
+@pytest.fixture(scope="session")
+def paintings_dir(tmp_path_factory) -> Path:
+    """The 12 tiny paintings of the app tests, with their metadata.jsonl."""
+    folder = tmp_path_factory.mktemp("reliability-paintings")
+    rows = []
+    for n, (title, artist, style, shape, colour) in enumerate(PAINTINGS):
+        name = f"{n:02d}-{shape}-{colour}.png"
+        painting(shape, colour).save(folder / name)
+        rows.append({"file_name": name, "title": title, "artist": artist, "style": style})
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def served_app(tiny_models, paintings_dir, tmp_path_factory) -> Iterator[App]:
+    """`apps.build_demo` + `apps.launch` on a free port, with a `wikiart` index of the paintings."""
+    import apps
+    from core.index.build import build_image_index_from_folder
+
+    previous = os.environ.get("SIGLIP_PROJECTS_WIKIART_SIZE")
+    os.environ["SIGLIP_PROJECTS_WIKIART_SIZE"] = "0"
+    settings = Settings.from_env().with_(index_dir=tmp_path_factory.mktemp("reliability-indexes"))
+    build_image_index_from_folder("wikiart", paintings_dir, model_key="siglip", settings=settings)
+    demo = apps.build_demo(settings)
+    fastapi, url, _ = apps.launch(demo, host="127.0.0.1", port=free_port(), settings=settings, block=False)
+    try:
+        yield App(url.rstrip("/") + "/", settings, demo, fastapi)
+    finally:
+        demo.close()
+        set_settings(None)
+        if previous is None:
+            os.environ.pop("SIGLIP_PROJECTS_WIKIART_SIZE", None)
+        else:
+            os.environ["SIGLIP_PROJECTS_WIKIART_SIZE"] = previous
+
+
+@pytest.fixture
+def app(served_app) -> Iterator[App]:
+    """The served app, with the process settings its own (other tests may have changed them)."""
+    set_settings(served_app.settings)
+    yield served_app
+    set_settings(served_app.settings)
+
+
+@pytest.fixture(scope="session")
+def client(served_app):
+    from gradio_client import Client
+
+    return Client(served_app.url, verbose=False)
+
+
+@pytest.fixture
+def assert_serving(client):
+    """Call after a bad request: the app must still answer a good one."""
+
+    def check() -> None:
+        gallery, status = client.predict("a red disc", k=2, api_name="/text_search")
+        assert len(gallery) == 2 and "2 nearest" in status
+
+    return check
