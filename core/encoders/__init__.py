@@ -111,6 +111,12 @@ def _load_error_message(spec: ModelSpec, sources: dict[str, str], error: Excepti
     reason = " ".join(str(error).split())
     if any(hint in reason.lower() for hint in ("couldn't connect", "offline", "connection error")):
         reason = "it is not in the local Hugging Face cache and the Hub cannot be reached"
+    elif "weights only load failed" in reason.lower():
+        # Never pass on torch's hint to retry with weights_only=False: that would run the pickle's code.
+        reason = (
+            "its weights are a pickle that torch's safe loader refused (it holds more than tensors); "
+            "use a checkpoint with safetensors weights"
+        )
     reason = reason[:300].rstrip(".") or type(error).__name__
     where = ", ".join(f"'{source}'" for source in sources.values())
     how = " or ".join(f"{env_var(slot_name(spec.key, tower))}=/path/to/folder" for tower in sources)

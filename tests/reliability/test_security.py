@@ -124,8 +124,9 @@ def test_weights_come_from_safetensors_and_pickles_never_run(
         if variant == "both":
             assert encoders.get_encoder(key, settings).dim > 0  # loaded from safetensors
         else:
-            with pytest.raises(ModelLoadError, match="Weights only load failed"):
+            with pytest.raises(ModelLoadError, match="safe loader refused") as error:
                 encoders.get_encoder(key, settings)  # torch's weights_only loader refuses the payload
+            assert "weights_only=False" not in str(error.value)  # never advise running the pickle
         assert not marker.exists(), variant
 
 
