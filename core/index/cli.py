@@ -257,6 +257,8 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{rank:>3}. {hit.score:.4f}  {describe_hit(hit.metadata, hit.id)}")
         if hit.thumbnail is not None:
             print(f"     {hit.thumbnail}")
+    if 0 < len(hits) < args.k:
+        print(f"(k={args.k} is more than the index holds: these are all {len(hits)} items.)")
     return 0
 
 

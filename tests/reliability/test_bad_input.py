@@ -362,3 +362,6 @@ def test_cli_k_larger_than_the_index_lists_every_item(app, capsys):
     search = ["index", "search", "wikiart", "--text", "a", "-k", "500", "--json"]
     assert cli.main(["--index-dir", str(app.settings.index_dir), *search]) == 0
     assert len(json.loads(capsys.readouterr().out)) == len(PAINTINGS)
+    search.remove("--json")
+    assert cli.main(["--index-dir", str(app.settings.index_dir), *search]) == 0
+    assert f"these are all {len(PAINTINGS)} items" in capsys.readouterr().out
