@@ -8,7 +8,8 @@ weights), in alternation so that a busy machine slows all of them alike:
   * seed: for each file, PIL full decode, the processor, `get_image_features` in fp32 (batch 1);
   * build fp32: `build_image_index_from_folder` in fp32 (batched, draft decode, reader thread);
   * build auto: the same with the default precision (bf16 where the hardware has it natively);
-  * build auto + 1 worker: with one decode worker process (on CUDA: the default worker count).
+  * build auto + 1 worker: with one decode worker process (on CUDA: the default worker count);
+  * build auto + int8: `image_runtime="onnx-int8"` (CPU, when onnxruntime is installed).
 Each figure is images per second of the whole build (thumbnails, checksums, FAISS and manifest
 included) and its ratio to the seed in the same round; the median ratio and its range over rounds
 are printed. The builds' embeddings are compared with the seed's (fp32, full decode) by cosine.
@@ -46,13 +47,18 @@ def seed_loop(encoder, paths: list[Path]) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def build_once(folder: Path, settings, workers: int | None, batch_size: int) -> np.ndarray:
+def build_once(
+    folder: Path, settings, workers: int | None, batch_size: int, runtime: str = "torch"
+) -> np.ndarray:
     from core.index import build_image_index_from_folder, clear_cache, load_index
 
     shutil.rmtree(settings.index_dir, ignore_errors=True)
-    build_image_index_from_folder(
-        "bench", folder, settings=settings, batch_size=batch_size, decode_workers=workers, rebuild=True
-    )
+    report = build_image_index_from_folder(
+        "bench", folder, settings=settings, batch_size=batch_size, decode_workers=workers, rebuild=True,
+        image_runtime=runtime,
+    )  # fmt: skip
+    if runtime != "torch" and not any("embedded by the int8" in note for note in report.notes):
+        raise RuntimeError(f"the int8 runtime was not used: {report.notes}")
     index = load_index("bench", settings=settings, verify=False)
     by_path = {row["path"]: vector for row, vector in zip(index.rows, index.vectors(), strict=True)}
     vectors = np.stack([by_path[name] for name in sorted(by_path)])
@@ -132,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
             folder, auto, workers_variant, args.batch_size
         ),
     }
+    from core.encoders import onnx_int8
+
+    if onnx_int8.supports(auto_encoder):
+        variants["build auto + int8 ONNX Runtime tower"] = lambda: build_once(
+            folder, auto, None, args.batch_size, "onnx-int8"
+        )
     counts = {name: len(seed_paths) if name.startswith("seed") else len(paths) for name in variants}
     seed_loop(seed_encoder, seed_paths[:2])  # warm-up: model kernels, file cache
     build_once(folder, auto, None, args.batch_size)

@@ -78,6 +78,8 @@ DEFAULT_MODEL_KEY = "siglip"
 THUMBNAIL_SIZE = 256
 #: Skipped items listed in the manifest (all of them are in the BuildReport).
 MANIFEST_SKIPPED_LIMIT = 200
+#: Ways to run the image model in a build (see `build_image_index_from_folder`).
+IMAGE_RUNTIMES = ("torch", "onnx-int8")
 #: Most items the reader hands over at once (kept items need no model call but still take memory).
 MAX_CHUNK = 1024
 
@@ -151,6 +153,7 @@ def build_image_index_from_folder(
     batch_size: int | None = None,
     thumbnail_size: int = THUMBNAIL_SIZE,
     decode_workers: int | None = None,
+    image_runtime: str = "torch",
 ) -> BuildReport:
     """Build or update the image index `name` from every image under `folder` (recursive).
 
@@ -171,6 +174,10 @@ def build_image_index_from_folder(
         thumbnail_size: Longer side of the display thumbnails.
         decode_workers: Processes that decode and preprocess images while the model runs; default:
             none on the CPU (the model uses every core), one per spare core (up to 8) beside a GPU.
+        image_runtime: "torch", or "onnx-int8" to embed images with an int8 copy of the image tower
+            on ONNX Runtime (CPU, fixed-size transformers models; about 1.4x faster than bf16 on
+            CPUs without AMX). It is used only if the first batch's embeddings agree with fp32 at
+            cosine >= 0.999; otherwise the build goes on with torch. The report's notes say which.
 
     Returns:
         The BuildReport.
@@ -186,7 +193,7 @@ def build_image_index_from_folder(
     return build_index(
         name, source, model_key=model_key, settings=settings, progress=progress, rebuild=rebuild,
         exact_threshold=exact_threshold, batch_size=batch_size, thumbnail_size=thumbnail_size,
-        decode_workers=decode_workers,
+        decode_workers=decode_workers, image_runtime=image_runtime,
     )  # fmt: skip
 
 
@@ -208,6 +215,7 @@ def build_image_index_from_dataset(
     batch_size: int | None = None,
     thumbnail_size: int = THUMBNAIL_SIZE,
     decode_workers: int | None = None,
+    image_runtime: str = "torch",
 ) -> BuildReport:
     """Build or update the image index `name` from a Hugging Face dataset.
 
@@ -221,8 +229,8 @@ def build_image_index_from_dataset(
         metadata_columns: Columns stored with each row; default: every scalar column. Class-label
             columns are stored as readable names (WikiArt's `artist`, `style`, `genre`).
         limit: Read at most this many rows (the first ones); re-running with a larger limit adds rows.
-        model_key, settings, rebuild, exact_threshold, batch_size, thumbnail_size, decode_workers:
-            As for folders.
+        model_key, settings, rebuild, exact_threshold, batch_size, thumbnail_size, decode_workers,
+        image_runtime: As for folders.
         progress: Called after each batch with (rows read, rows expected or 0 when unknown).
 
     Returns:
@@ -239,7 +247,7 @@ def build_image_index_from_dataset(
     return build_index(
         name, source, model_key=model_key, settings=settings, progress=progress, rebuild=rebuild,
         exact_threshold=exact_threshold, batch_size=batch_size, thumbnail_size=thumbnail_size,
-        decode_workers=decode_workers,
+        decode_workers=decode_workers, image_runtime=image_runtime,
     )  # fmt: skip
 
 
@@ -330,6 +338,7 @@ def build_index(
     thumbnail_size: int = THUMBNAIL_SIZE,
     language: str | None = None,
     decode_workers: int | None = None,
+    image_runtime: str = "torch",
 ) -> BuildReport:
     """Build or update index `name` from any `Source` (the four functions above call this).
 
@@ -343,6 +352,10 @@ def build_index(
     settings = settings or get_settings()
     folder = index_path(name, settings)
     started = time.perf_counter()
+    if image_runtime not in IMAGE_RUNTIMES:
+        raise InvalidInputError(
+            f"image_runtime must be one of {', '.join(IMAGE_RUNTIMES)}, not {image_runtime!r}."
+        )
     encoder = get_encoder(model_key, settings)
     with build_lock(folder):
         notes: list[str] = []
@@ -351,8 +364,9 @@ def build_index(
             partial = PartialBuild(folder / PARTIAL, job_of(source, encoder, language))
         run = _Run(folder, source, encoder, partial, existing, settings, batch_size, language, thumbnail_size)
         run.workers = resolve_workers("auto" if decode_workers is None else decode_workers, encoder.device)
+        run.int8_pending = _wants_int8(image_runtime, source, encoder)
         run.execute(progress)
-        report = run.commit(name, exact_threshold, started, notes)
+        report = run.commit(name, exact_threshold, started, notes + run.notes)
     log.info(
         "Built index %s: %d items, %d embedded, %.1f s", name, report.count, report.embedded, report.seconds
     )
@@ -481,6 +495,9 @@ class _Run:
         self.embedded = 0
         self.embed_seconds = 0.0
         self.workers = 0  # decode worker processes (see `core.index.loader`)
+        self.int8_pending = False  # check the int8 image tower on the next batch
+        self.int8: Any = None  # the int8 image tower, once a batch agreed with fp32
+        self.notes: list[str] = []
 
     # Reader thread ------------------------------------------------------------------------------
 
@@ -655,9 +672,33 @@ class _Run:
     def _embed_many(self, payloads: list[Any]) -> np.ndarray:
         if self.source.kind == "image":
             if isinstance(payloads[0], dict):  # preprocessed by the loader
-                return self.encoder.embed_pixels(collate(payloads))
+                pixels = collate(payloads)
+                if self.int8_pending:
+                    self._try_int8(pixels)
+                if self.int8 is not None:
+                    return self.int8.embed_pixels(pixels)
+                return self.encoder.embed_pixels(pixels)
             return self.encoder.embed_images(payloads, batch_size=len(payloads))
         return self.encoder.embed_texts(payloads, language=self.language, batch_size=len(payloads))
+
+    def _try_int8(self, pixels: dict[str, Any]) -> None:
+        """Check the int8 image tower against fp32 on this batch; use it from now on if it agrees."""
+        from core.encoders import onnx_int8
+
+        self.int8_pending = False
+        tower = onnx_int8.int8_tower(self.encoder)
+        cosine = tower.agreement(pixels)
+        if cosine >= onnx_int8.MIN_COSINE:
+            self.int8 = tower
+            self.notes.append(
+                f"Images embedded by the int8 ONNX Runtime tower (cosine to fp32 {cosine:.5f})."
+            )
+        else:
+            self.notes.append(
+                f"The int8 image tower agreed with fp32 only at cosine {cosine:.5f} < "
+                f"{onnx_int8.MIN_COSINE} on the first batch: images were embedded with torch instead."
+            )
+        log.info(self.notes[-1])
 
     # Commit -------------------------------------------------------------------------------------
 
@@ -821,6 +862,20 @@ def _nothing_message(source: Source, skipped: list[SkippedItem]) -> str:
     if source.kind == "image":
         return f"No images found in {where} (looked for .jpg, .jpeg, .png, .webp, .gif, .bmp, .tif, .tiff)."
     return f"No texts found in {where}."
+
+
+def _wants_int8(image_runtime: str, source: Source, encoder: Encoder) -> bool:
+    """Whether to try the int8 tower.
+
+    Raises:
+        InvalidInputError: "onnx-int8" asked for where it cannot run.
+    """
+    if image_runtime != "onnx-int8" or source.kind != "image":
+        return False
+    from core.encoders import onnx_int8
+
+    onnx_int8.int8_tower(encoder)  # exported (once) before the build starts; raises if unsupported
+    return True
 
 
 def _in_background(make_chunks: Callable[[], Iterator[list[_Work]]], depth: int = 2) -> Iterator[list[_Work]]:

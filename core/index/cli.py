@@ -66,8 +66,8 @@ def _command(commands: Any, name: str, help: str, epilog: str) -> argparse.Argum
 
 
 def _add_build(commands: Any) -> None:
-    from core.index.build import DEFAULT_MODEL_KEY, THUMBNAIL_SIZE
-    from core.index.faiss_index import EXACT_THRESHOLD
+    from core.index.build import DEFAULT_MODEL_KEY, IMAGE_RUNTIMES, THUMBNAIL_SIZE
+    from core.index.faiss_index import EXACT_THRESHOLD, IVF_THRESHOLD
 
     build = _command(commands, "build", "Build or update an index of images or texts.", BUILD_EXAMPLES)
     build.add_argument("name", help="Index name; it is stored in <index-dir>/<name>/.")
@@ -104,10 +104,25 @@ def _add_build(commands: Any) -> None:
         "--exact-threshold",
         type=int,
         default=EXACT_THRESHOLD,
-        help=f"Largest index searched exactly; larger ones use HNSW (default: {EXACT_THRESHOLD:,}).",
+        help=f"Largest index searched exactly; larger ones use HNSW, and IVF above {IVF_THRESHOLD:,} rows "
+        f"(default: {EXACT_THRESHOLD:,}).",
     )
     build.add_argument(
         "--thumbnail-size", type=int, default=THUMBNAIL_SIZE, help="Longer side of thumbnails in pixels."
+    )
+    speed = build.add_argument_group("speed options (images)")
+    speed.add_argument(
+        "--decode-workers",
+        type=int,
+        help="Processes decoding images while the model runs (default: none on the CPU, one per spare "
+        "core up to 8 beside a GPU).",
+    )
+    speed.add_argument(
+        "--image-runtime",
+        choices=IMAGE_RUNTIMES,
+        default="torch",
+        help="onnx-int8: embed images with an int8 image tower on ONNX Runtime (CPU; about 1.4x faster "
+        "than bf16 without AMX), used only if its first batch agrees with fp32 at cosine >= 0.999.",
     )
     build.set_defaults(run=run_build)
 
@@ -146,11 +161,12 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         "rebuild": args.rebuild,
         "exact_threshold": args.exact_threshold,
     }
+    images = {"decode_workers": args.decode_workers, "image_runtime": args.image_runtime}
     unit = "img"
     if args.folder is not None:
         _refuse(args, "--folder", "split", "config", "caption_column", "columns", "limit", "text_column")
         task = lambda progress: build.build_image_index_from_folder(  # noqa: E731
-            args.name, args.folder, progress=progress, thumbnail_size=args.thumbnail_size, **common
+            args.name, args.folder, progress=progress, thumbnail_size=args.thumbnail_size, **images, **common
         )
     elif args.texts is not None:
         _refuse(args, "--texts", "split", "config", "caption_column", "columns", "limit")
@@ -169,7 +185,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         task = lambda progress: build.build_image_index_from_dataset(  # noqa: E731
             args.name, args.dataset, split=args.split, config=args.config, image_column=args.image_column,
             caption_column=args.caption_column, metadata_columns=columns, limit=args.limit,
-            progress=progress, thumbnail_size=args.thumbnail_size, **common,
+            progress=progress, thumbnail_size=args.thumbnail_size, **images, **common,
         )  # fmt: skip
     bar = ProgressBar(unit)
     try:
@@ -216,10 +232,14 @@ def print_report(report: Any) -> None:
         + (f", resumed {report.resumed}" if report.resumed else "")
     )
     index_type = report.index_type
+    params = report.index_params
     if report.index_type == "hnsw":
-        params = report.index_params
         index_type += (
             f" (M={params['M']}, efSearch={params['ef_search']}, recall@10={params['recall_at_10']})"
+        )
+    elif report.index_type == "ivf":
+        index_type += (
+            f" (nlist={params['nlist']}, nprobe={params['nprobe']}, recall@10={params['recall_at_10']})"
         )
     lines = [
         f"Index '{report.name}' ({report.kind}, model {report.model_key}, {index_type}): {report.path}",

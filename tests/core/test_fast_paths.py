@@ -210,3 +210,47 @@ def test_gpu_path_turns_images_upright_like_pil(orientation, fp32):
     expected = np.asarray(open_image(buffer.getvalue()))
     decoded = decode_jpeg(torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8))
     np.testing.assert_array_equal(_upright(decoded, orientation).permute(1, 2, 0).numpy(), expected)
+
+
+def test_int8_runtime_is_used_only_when_it_agrees_with_fp32(tiny_models, tmp_path, monkeypatch):
+    from core.encoders import onnx_int8
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a fresh export
+    paths = _photos(tmp_path / "photos", 4)
+    settings = Settings.from_env().with_(index_dir=tmp_path / "indexes", batch_size=4)
+    reference = get_encoder("siglip", settings)
+    seed = np.concatenate([reference.embed_images([open_image(path)]) for path in paths])
+
+    def build(name: str) -> tuple[object, np.ndarray]:
+        report = build_image_index_from_folder(
+            name, tmp_path / "photos", settings=settings, thumbnail_size=64, image_runtime="onnx-int8"
+        )
+        index = load_index(name, settings=settings)
+        by_path = {row["path"]: vector for row, vector in zip(index.rows, index.vectors(), strict=True)}
+        return report, np.stack([by_path[path.name] for path in paths])
+
+    report, vectors = build("int8")
+    assert any("embedded by the int8" in note for note in report.notes), report.notes
+    from functools import partial
+
+    drafts = [draft_decode(partial(open_image, path), 64)[0] for path in paths]
+    assert _min_cosine(vectors, reference.embed_images(drafts)) >= 0.999  # int8 vs fp32, same pixels
+    assert _min_cosine(vectors, seed) >= 0.998  # with draft decoding's own small change on top
+    assert list((tmp_path / "cache" / "siglip-projects" / "onnx").glob("*/image-tower-int8.onnx"))
+
+    monkeypatch.setattr(onnx_int8, "MIN_COSINE", 1.5)  # no int8 tower can agree this well
+    report, vectors = build("refused")
+    assert any("with torch instead" in note for note in report.notes)
+    assert _min_cosine(vectors, seed) >= 0.999
+
+    with pytest.raises(InvalidInputError, match="int8 image runtime"):
+        build_image_index_from_folder(
+            "naflex",
+            tmp_path / "photos",
+            model_key="siglip2-naflex",
+            settings=settings,
+            image_runtime="onnx-int8",
+        )
+    with pytest.raises(InvalidInputError, match="image_runtime"):
+        build_image_index_from_folder("bad", tmp_path / "photos", settings=settings, image_runtime="tpu")
