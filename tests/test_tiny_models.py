@@ -44,9 +44,11 @@ def test_rebuild_is_deterministic(tiny_models: dict[str, str], tmp_path: Path) -
     fresh_root = Path(fresh["siglip"]).parent
 
     def digests(root: Path) -> dict[str, str]:
+        # Only the slot folders: anything else someone left in the shared cache is not the builder's.
         return {
             str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(root.rglob("*"))
+            for slot in SLOTS
+            for path in sorted((root / slot).rglob("*"))
             # open_clip_config.json holds absolute paths, which differ by design.
             if path.is_file() and path.name != "open_clip_config.json"
         }
