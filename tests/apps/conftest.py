@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
@@ -107,22 +108,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def live_app(gallery_dir) -> Iterator[LiveApp]:
-    """The whole app (`apps.build_demo` + `apps.launch`) on a free localhost port, tiny models and gallery."""
+@contextlib.contextmanager
+def serve(index_dir: Path) -> Iterator[tuple[Any, Any, str, Settings]]:
+    """The whole app (`apps.build_demo` + `apps.launch`) on a free localhost port, serving `index_dir`
+    with the tiny models and no WikiArt download. Yields (demo, FastAPI app, URL, settings)."""
     import apps
 
-    previous = os.environ.get("SIGLIP_PROJECTS_WIKIART_SIZE")
-    os.environ["SIGLIP_PROJECTS_WIKIART_SIZE"] = "0"
-    settings = Settings.from_env().with_(index_dir=gallery_dir)
+    settings = Settings.from_env().with_(index_dir=index_dir, wikiart_size=0)
     demo = apps.build_demo(settings)
-    _, url, _ = apps.launch(demo, host="127.0.0.1", port=free_port(), settings=settings, block=False)
+    fastapi, url, _ = apps.launch(demo, host="127.0.0.1", port=free_port(), settings=settings, block=False)
     try:
-        yield LiveApp(url.rstrip("/") + "/", settings)
+        yield demo, fastapi, url.rstrip("/") + "/", settings
     finally:
         demo.close()
         set_settings(None)
-        if previous is None:
-            os.environ.pop("SIGLIP_PROJECTS_WIKIART_SIZE", None)
-        else:
-            os.environ["SIGLIP_PROJECTS_WIKIART_SIZE"] = previous
+
+
+@pytest.fixture(scope="module")
+def live_app(gallery_dir) -> Iterator[LiveApp]:
+    """The whole app on a free localhost port, tiny models and gallery."""
+    with serve(gallery_dir) as (_, _, url, settings):
+        yield LiveApp(url, settings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from core.config import Settings, set_settings
-from tests.apps.conftest import PAINTINGS, free_port, painting
+from tests.apps.conftest import PAINTINGS, painting, serve
 
 
 @dataclass
@@ -54,24 +53,13 @@ def paintings_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def served_app(tiny_models, paintings_dir, tmp_path_factory) -> Iterator[App]:
     """`apps.build_demo` + `apps.launch` on a free port, with a `wikiart` index of the paintings."""
-    import apps
     from core.index.build import build_image_index_from_folder
 
-    previous = os.environ.get("SIGLIP_PROJECTS_WIKIART_SIZE")
-    os.environ["SIGLIP_PROJECTS_WIKIART_SIZE"] = "0"
-    settings = Settings.from_env().with_(index_dir=tmp_path_factory.mktemp("reliability-indexes"))
+    index_dir = tmp_path_factory.mktemp("reliability-indexes")
+    settings = Settings.from_env().with_(index_dir=index_dir)
     build_image_index_from_folder("wikiart", paintings_dir, model_key="siglip", settings=settings)
-    demo = apps.build_demo(settings)
-    fastapi, url, _ = apps.launch(demo, host="127.0.0.1", port=free_port(), settings=settings, block=False)
-    try:
-        yield App(url.rstrip("/") + "/", settings, demo, fastapi)
-    finally:
-        demo.close()
-        set_settings(None)
-        if previous is None:
-            os.environ.pop("SIGLIP_PROJECTS_WIKIART_SIZE", None)
-        else:
-            os.environ["SIGLIP_PROJECTS_WIKIART_SIZE"] = previous
+    with serve(index_dir) as (demo, fastapi, url, settings):
+        yield App(url, settings, demo, fastapi)
 
 
 @pytest.fixture
