@@ -69,7 +69,7 @@ def _faiss() -> Any:
 
 @dataclass
 class BuiltIndex:
-    """A FAISS index with its type ("flat" or "hnsw") and the parameters recorded in the manifest."""
+    """A FAISS index with its type ("flat", "hnsw" or "ivf") and the parameters recorded in the manifest."""
 
     index: Any
     index_type: str

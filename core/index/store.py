@@ -66,7 +66,7 @@ class Manifest:
         dim: Embedding dimension.
         metric: Always "cosine": inner product of L2-normalised float32 vectors.
         count: Number of rows.
-        index_type: "flat" (exact) or "hnsw" (approximate).
+        index_type: "flat" (exact), "hnsw" or "ivf" (approximate).
         index_params: Parameters of the FAISS index (HNSW: M, ef_construction, ef_search, measured
             recall@10); for "flat", why an approximate index was not used, if one was considered.
         exact_threshold: Largest count that was to be searched exactly when it was built.
@@ -507,7 +507,7 @@ class IndexInfo:
         kind: "image" or "text".
         model_key, model_id, dim: The model it was built with.
         count: Number of items.
-        index_type: "flat" (exact) or "hnsw" (approximate).
+        index_type: "flat" (exact), "hnsw" or "ivf" (approximate).
         source: Where the items came from.
         created, updated: ISO times.
         size_bytes: Size of the folder on disk.
