@@ -65,20 +65,23 @@ def painting(shape: str, colour: str, size: int = 96) -> Image.Image:
     return image
 
 
+def write_paintings(folder: Path) -> Path:
+    """Save the 12 PAINTINGS into `folder` with their metadata.jsonl (title, artist, style)."""
+    rows = []
+    for n, (title, artist, style, shape, colour) in enumerate(PAINTINGS):
+        name = f"{n:02d}-{shape}-{colour}.png"
+        painting(shape, colour).save(folder / name)
+        rows.append({"file_name": name, "title": title, "artist": artist, "style": style})
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def gallery_dir(tiny_models, tmp_path_factory) -> Path:
     """An index folder holding `wikiart` (SigLIP) and `shapes-siglip2` (SigLIP 2) built from 12 drawings."""
     from core.index.build import build_image_index_from_folder
 
-    pictures = tmp_path_factory.mktemp("paintings")
-    rows = []
-    for n, (title, artist, style, shape, colour) in enumerate(PAINTINGS):
-        name = f"{n:02d}-{shape}-{colour}.png"
-        painting(shape, colour).save(pictures / name)
-        rows.append({"file_name": name, "title": title, "artist": artist, "style": style})
-    (pictures / "metadata.jsonl").write_text(
-        "".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8"
-    )
+    pictures = write_paintings(tmp_path_factory.mktemp("paintings"))
     root = tmp_path_factory.mktemp("indexes")
     settings = Settings.from_env().with_(index_dir=root)
     build_image_index_from_folder("wikiart", pictures, model_key="siglip", settings=settings)

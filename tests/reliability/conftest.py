@@ -8,7 +8,6 @@ Each test gets the app with the process settings reset to the app's own (`app`),
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from core.config import Settings, set_settings
-from tests.apps.conftest import PAINTINGS, painting, serve
+from tests.apps.conftest import serve, write_paintings
 
 
 @dataclass
@@ -40,14 +39,7 @@ class App:
 @pytest.fixture(scope="session")
 def paintings_dir(tmp_path_factory) -> Path:
     """The 12 tiny paintings of the app tests, with their metadata.jsonl."""
-    folder = tmp_path_factory.mktemp("reliability-paintings")
-    rows = []
-    for n, (title, artist, style, shape, colour) in enumerate(PAINTINGS):
-        name = f"{n:02d}-{shape}-{colour}.png"
-        painting(shape, colour).save(folder / name)
-        rows.append({"file_name": name, "title": title, "artist": artist, "style": style})
-    (folder / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return folder
+    return write_paintings(tmp_path_factory.mktemp("reliability-paintings"))
 
 
 @pytest.fixture(scope="session")
