@@ -19,13 +19,11 @@ from core.config import Settings, get_settings
 from core.errors import IndexLoadError, SiglipProjectsError
 from core.index.search import Hit, LoadedIndex, check_model, load_index, search
 from core.index.store import (
-    MANIFEST,
     THUMBNAILS,
     Manifest,
-    check_name,
     index_path,
     index_root,
-    read_manifest,
+    iter_manifests,
 )
 from core.registry import MODELS, get_spec
 
@@ -60,18 +58,9 @@ class GalleryIndex:
 
 def image_indexes(settings: Settings | None = None) -> list[GalleryIndex]:
     """Every finished image index of the index folder, by name (from the manifests alone)."""
-    root = index_root(settings)
-    found = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if not (folder / MANIFEST).is_file():
-            continue
-        try:
-            manifest = read_manifest(folder.parent / check_name(folder.name))
-        except SiglipProjectsError:
-            continue  # unfinished or damaged: `python app.py index info NAME` says why
-        if manifest.kind == "image":
-            found.append(GalleryIndex(folder.name, folder, manifest))
-    return found
+    return [
+        GalleryIndex(folder.name, folder, manifest) for folder, manifest in iter_manifests(settings, "image")
+    ]
 
 
 def gallery_indexes(settings: Settings | None = None) -> dict[str, GalleryIndex]:

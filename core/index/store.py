@@ -557,10 +557,19 @@ def list_indexes(settings: Settings | None = None, kind: Kind | None = None) -> 
     Returns:
         One IndexInfo per index, from its manifest (nothing is loaded or verified).
     """
+    return [IndexInfo.from_manifest(folder, manifest) for folder, manifest in iter_manifests(settings, kind)]
+
+
+def iter_manifests(
+    settings: Settings | None = None, kind: Kind | None = None
+) -> Iterator[tuple[Path, Manifest]]:
+    """(folder, manifest) of every finished index in the index folder, sorted by name.
+
+    Folders without a readable manifest (unfinished or damaged builds) are left out with a log line.
+    """
     root = index_root(settings)
     if not root.is_dir():
-        return []
-    infos = []
+        return
     for folder in sorted(root.iterdir()):
         if not folder.is_dir() or not _NAME.match(folder.name) or not (folder / MANIFEST).is_file():
             continue
@@ -570,8 +579,7 @@ def list_indexes(settings: Settings | None = None, kind: Kind | None = None) -> 
             log.warning("Skipping index folder %s: %s", folder, error)
             continue
         if kind is None or manifest.kind == kind:
-            infos.append(IndexInfo.from_manifest(folder, manifest))
-    return infos
+            yield folder, manifest
 
 
 # --------------------------------------------------------------------------------------------------
