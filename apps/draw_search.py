@@ -16,11 +16,11 @@ from core.config import Settings
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
 from core.images import sketch_to_image
-from core.registry import get_spec
+from core.registry import DEFAULT_MODEL_KEY, get_spec
 
 DEFAULT_K = 9
 MAX_K = 48
-DEFAULT_MODEL = "siglip"
+DEFAULT_MODEL = DEFAULT_MODEL_KEY
 #: (gallery items as (thumbnail path, caption), status in Markdown).
 SearchOutput = tuple[list[tuple[str, str]], str]
 

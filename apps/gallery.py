@@ -25,13 +25,13 @@ from core.index.store import (
     index_root,
     iter_manifests,
 )
-from core.registry import MODELS, get_spec
+from core.registry import DEFAULT_MODEL_KEY, MODELS, get_spec
 
 log = logging.getLogger(__name__)
 
 WIKIART_INDEX = "wikiart"
 WIKIART_DATASET = "huggan/wikiart"
-WIKIART_MODEL = "siglip"
+WIKIART_MODEL = DEFAULT_MODEL_KEY
 WIKIART_COLUMNS = ("artist", "style", "genre")
 
 

@@ -18,6 +18,8 @@ Backend = Literal["transformers", "open_clip", "sentence-transformers"]
 Scoring = Literal["sigmoid", "softmax"]
 
 MODEL_ENV_PREFIX = "SIGLIP_PROJECTS_MODEL_"
+#: The model used wherever none is chosen: index builds, the drawing search, `classify`.
+DEFAULT_MODEL_KEY = "siglip"
 
 
 @dataclass(frozen=True)

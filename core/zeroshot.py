@@ -18,6 +18,7 @@ from PIL import Image
 from core.config import Settings
 from core.encoders import Encoder, get_encoder
 from core.errors import InvalidInputError
+from core.registry import DEFAULT_MODEL_KEY
 
 DEFAULT_TEMPLATE = "This is a photo of {}."
 MAX_LABELS = 50
@@ -114,7 +115,7 @@ def classify(
     image: Image.Image,
     labels: str | Iterable[str],
     *,
-    model: str = "siglip",
+    model: str = DEFAULT_MODEL_KEY,
     template: str | None = DEFAULT_TEMPLATE,
     language: str | None = None,
     settings: Settings | None = None,

@@ -8,26 +8,112 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from core.config import Settings, get_settings
-from core.encoders.base import Embeddings, Encoder, ProgressCallback
+from core.encoders.base import Embeddings, Encoder, FastPath, ProgressCallback
 from core.errors import ModelLoadError, SiglipProjectsError
 from core.registry import ModelSpec, env_var, get_spec, resolve_sources, slot_name
 
-__all__ = ["Embeddings", "Encoder", "ProgressCallback", "clear_cache", "get_encoder", "is_loaded"]
+__all__ = [
+    "Embeddings",
+    "Encoder",
+    "EncoderLoader",
+    "FastPath",
+    "ProgressCallback",
+    "clear_cache",
+    "get_encoder",
+    "is_loaded",
+    "load_counts",
+    "loader",
+]
 
 log = logging.getLogger(__name__)
 
 _CacheKey = tuple[str, tuple[tuple[str, str], ...], str, str, int]
-_cache: dict[_CacheKey, Encoder] = {}
-_locks: dict[_CacheKey, threading.Lock] = {}
-_locks_guard = threading.Lock()
-#: One model loads at a time, whatever its key: while it loads, transformers swaps torch's weight-init
-#: functions for no-ops process-wide and then puts back what it found, so two loads that overlap can
-#: leave them disabled for good (and any model built later uninitialised).
-_load_lock = threading.Lock()
-#: How many times each model was actually loaded in this process (the load test checks "once").
-load_counts: dict[str, int] = {}
+#: Makes the encoder of a spec: (spec, sources, settings) -> Encoder.
+EncoderFactory = Callable[[ModelSpec, dict[str, str], Settings], Encoder]
+
+
+def encoder_class(spec: ModelSpec) -> type[Encoder]:
+    """The Encoder class of a spec's backend (its module is imported on first use)."""
+    if spec.backend == "transformers":
+        from core.encoders.transformers_family import TransformersEncoder
+
+        return TransformersEncoder
+    if spec.backend == "open_clip":
+        from core.encoders.open_clip_family import OpenClipEncoder
+
+        return OpenClipEncoder
+    from core.encoders.sentence_transformers_family import SentenceTransformersEncoder
+
+    return SentenceTransformersEncoder
+
+
+def _make_encoder(spec: ModelSpec, sources: dict[str, str], settings: Settings) -> Encoder:
+    return encoder_class(spec)(spec, sources, settings)
+
+
+class EncoderLoader:
+    """Loads each model once, on first use, and keeps it.
+
+    Concurrent first calls of one model wait for one load; loads of different models never overlap,
+    in any loader of the process: while a model loads, transformers swaps torch's weight-init
+    functions for no-ops process-wide and then puts back what it found, so two loads that overlap
+    can leave them disabled for good (and any model built later uninitialised).
+    """
+
+    _load_lock = threading.Lock()
+
+    def __init__(self, factory: EncoderFactory | None = None) -> None:
+        self.factory = factory or _make_encoder
+        self._cache: dict[_CacheKey, Encoder] = {}
+        self._locks: dict[_CacheKey, threading.Lock] = {}
+        self._guard = threading.Lock()
+        #: How many times each model was actually loaded (the load test checks "once").
+        self.load_counts: dict[str, int] = {}
+
+    def get(self, key: str, settings: Settings | None = None) -> Encoder:
+        """The encoder of model `key`, loaded on the first call; see `get_encoder`."""
+        spec = get_spec(key)
+        settings = settings or get_settings()
+        cache_key = _cache_key(spec, settings)
+        encoder = self._cache.get(cache_key)
+        if encoder is not None:
+            return encoder
+        with self._guard:
+            lock = self._locks.setdefault(cache_key, threading.Lock())
+        with lock:
+            encoder = self._cache.get(cache_key)
+            if encoder is None:
+                with EncoderLoader._load_lock:
+                    encoder = self._load(spec, settings)
+                self._cache[cache_key] = encoder
+            return encoder
+
+    def is_loaded(self, key: str, settings: Settings | None = None) -> bool:
+        return _cache_key(get_spec(key), settings or get_settings()) in self._cache
+
+    def forget(self, key: str | None = None, settings: Settings | None = None) -> None:
+        """Drop one loaded model (`key` as `settings` load it), or every one when `key` is None."""
+        if key is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(_cache_key(get_spec(key), settings or get_settings()), None)
+
+    def _load(self, spec: ModelSpec, settings: Settings) -> Encoder:
+        sources = resolve_sources(spec, settings.model_overrides)
+        started = time.perf_counter()
+        log.info("Loading %s from %s ...", spec.key, sources)
+        try:
+            encoder = self.factory(spec, sources, settings)
+        except SiglipProjectsError:
+            raise
+        except Exception as error:  # every library raises its own types (OSError, ValueError, HTTP...)
+            raise ModelLoadError(_load_error_message(spec, sources, error)) from error
+        self.load_counts[spec.key] = self.load_counts.get(spec.key, 0) + 1
+        log.info("Loaded %s in %.1f s on %s", spec.key, time.perf_counter() - started, encoder.device)
+        return encoder
 
 
 def _cache_key(spec: ModelSpec, settings: Settings) -> _CacheKey:
@@ -41,6 +127,11 @@ def _cache_key(spec: ModelSpec, settings: Settings) -> _CacheKey:
     )
 
 
+#: The process's loader: every part of the app gets its models from it.
+loader = EncoderLoader()
+load_counts = loader.load_counts
+
+
 def get_encoder(key: str, settings: Settings | None = None) -> Encoder:
     """Return the encoder of model `key`, loading it on the first call.
 
@@ -51,60 +142,18 @@ def get_encoder(key: str, settings: Settings | None = None) -> Encoder:
         ModelLoadError: the checkpoint could not be loaded; the message names the key, the id and
             how to point the key at a local folder.
     """
-    spec = get_spec(key)
-    settings = settings or get_settings()
-    cache_key = _cache_key(spec, settings)
-    encoder = _cache.get(cache_key)
-    if encoder is not None:
-        return encoder
-    with _locks_guard:
-        lock = _locks.setdefault(cache_key, threading.Lock())
-    with lock:
-        encoder = _cache.get(cache_key)
-        if encoder is None:
-            with _load_lock:
-                encoder = _load(spec, settings)
-            _cache[cache_key] = encoder
-        return encoder
+    return loader.get(key, settings)
 
 
 def is_loaded(key: str, settings: Settings | None = None) -> bool:
     """True when `key` is already in memory (so a call will not wait for a load)."""
-    return _cache_key(get_spec(key), settings or get_settings()) in _cache
+    return loader.is_loaded(key, settings)
 
 
-def clear_cache() -> None:
-    """Forget every loaded encoder (memory is freed once no caller holds one)."""
-    _cache.clear()
-
-
-def _load(spec: ModelSpec, settings: Settings) -> Encoder:
-    sources = resolve_sources(spec, settings.model_overrides)
-    started = time.perf_counter()
-    log.info("Loading %s from %s ...", spec.key, sources)
-    try:
-        encoder = _encoder_class(spec)(spec, sources, settings)
-    except SiglipProjectsError:
-        raise
-    except Exception as error:  # every library raises its own types (OSError, ValueError, HTTP...)
-        raise ModelLoadError(_load_error_message(spec, sources, error)) from error
-    load_counts[spec.key] = load_counts.get(spec.key, 0) + 1
-    log.info("Loaded %s in %.1f s on %s", spec.key, time.perf_counter() - started, encoder.device)
-    return encoder
-
-
-def _encoder_class(spec: ModelSpec) -> type[Encoder]:
-    if spec.backend == "transformers":
-        from core.encoders.transformers_family import TransformersEncoder
-
-        return TransformersEncoder
-    if spec.backend == "open_clip":
-        from core.encoders.open_clip_family import OpenClipEncoder
-
-        return OpenClipEncoder
-    from core.encoders.sentence_transformers_family import SentenceTransformersEncoder
-
-    return SentenceTransformersEncoder
+def clear_cache(key: str | None = None, settings: Settings | None = None) -> None:
+    """Forget one loaded encoder (`key` as `settings` load it) or all of them; memory is freed once
+    no caller holds one."""
+    loader.forget(key, settings)
 
 
 def _load_error_message(spec: ModelSpec, sources: dict[str, str], error: Exception) -> str:

@@ -1,21 +1,38 @@
-"""The one interface every model family implements."""
+"""The one interface every model family implements, and the optional fast path of bulk image embedding.
+
+Callers use four members: `embed_images`, `embed_texts`, `scores` and `dim` (plus `key` and `model_id`
+to name what is loaded). Index builds and evaluations may also use `fast_path`: the model's image
+preprocessing split from its forward pass, so images can be decoded and preprocessed ahead of the model
+(in a reader thread, worker processes or on the GPU) and embedded in batches.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
 from PIL import Image
 
 from core.config import Settings
+from core.progress import ProgressCallback
 from core.registry import ModelSpec, sources_id
+from core.vectors import Embeddings, normalize
 
-#: (N, D) float32, each row L2-normalised.
-Embeddings: TypeAlias = np.ndarray
-#: Called after each batch with (items done, items in all).
-ProgressCallback: TypeAlias = Callable[[int, int], None]
+__all__ = [
+    "Embeddings",
+    "Encoder",
+    "FastPath",
+    "ImagePreprocessor",
+    "Pixels",
+    "ProgressCallback",
+    "TensorImagePreprocessor",
+    "collate",
+    "normalize",
+]
+
 #: A batch of model inputs for images, as CPU tensors keyed like the model's keyword arguments
 #: (`pixel_values`, and for NaFlex `pixel_attention_mask` and `spatial_shapes`); first dimension: images.
 Pixels: TypeAlias = dict[str, Any]
@@ -25,12 +42,43 @@ ImagePreprocessor: TypeAlias = Callable[[list[Image.Image]], Pixels]
 TensorImagePreprocessor: TypeAlias = Callable[[Sequence[Any]], Pixels]
 
 
+@dataclass(eq=False)
+class FastPath:
+    """A family's image preprocessing, split from the forward pass, for bulk embedding.
+
+    Attributes:
+        image_size: Side in pixels of the square the model sees (None: variable, as for NaFlex).
+            Larger images may be decoded at a reduced scale (JPEG draft mode) down to it.
+        preprocess: The model's own preprocessing of RGB PIL images, picklable.
+        tensor_preprocess: The same on decoded uint8 (3, H, W) tensors on any device (GPU-decoded
+            JPEGs), agreeing with `preprocess` at cosine >= 0.999; None where there is none.
+        embed_batch: Embeds one batch of `Pixels` (called under `torch.inference_mode`).
+    """
+
+    image_size: int | None
+    preprocess: ImagePreprocessor
+    tensor_preprocess: TensorImagePreprocessor | None
+    embed_batch: Callable[[Pixels], np.ndarray]
+
+    def embed(self, pixels: Pixels) -> Embeddings:
+        """Embed one batch of preprocessed images (from `preprocess`, or `collate` of single-image
+        outputs): the same vectors as `Encoder.embed_images` on the same images, (n, D) float32."""
+        import torch
+
+        with torch.inference_mode():
+            return self.embed_batch(pixels)
+
+
 class Encoder(ABC):
     """A loaded model that embeds images and texts into one space and scores labels.
 
-    Subclasses load everything in `__init__` (the loader calls it once per process, under a lock)
-    and keep family-specific details (tokenizer padding, score function) to themselves.
+    Subclasses load everything in `__init__` (the loader calls it once per process, under a lock),
+    set `logit_scale` and `logit_bias` (read in fp32) and keep tokenizer details to themselves. How
+    similarities become label scores is the registry's `ModelSpec.scoring`, nothing else.
     """
+
+    logit_scale: float = 1.0
+    logit_bias: float = 0.0
 
     def __init__(self, spec: ModelSpec, sources: dict[str, str], settings: Settings) -> None:
         self.spec = spec
@@ -54,55 +102,28 @@ class Encoder(ABC):
         """Embedding dimension."""
 
     @property
-    def image_size(self) -> int | None:
-        """Side in pixels of the square the model sees (None: variable, as for NaFlex).
-
-        Images larger than needed may be decoded at a reduced scale (JPEG draft mode) down to it.
-        """
+    def fast_path(self) -> FastPath | None:
+        """The bulk image path (None: the family embeds PIL images only, through `embed_images`)."""
         return None
-
-    def image_preprocessor(self) -> ImagePreprocessor | None:
-        """The model's own preprocessing as a picklable function (None: the family cannot split it
-        from the forward pass, and only `embed_images` takes images)."""
-        return None
-
-    def tensor_preprocessor(self) -> TensorImagePreprocessor | None:
-        """The model's preprocessing on decoded uint8 (3, H, W) tensors on any device (GPU-decoded
-        JPEGs), agreeing with `image_preprocessor` at cosine >= 0.999; None where there is none."""
-        return None
-
-    def embed_pixels(self, pixels: Pixels) -> Embeddings:
-        """Embed one batch of preprocessed images (from `image_preprocessor()`, or `collate` of
-        single-image outputs). Equals `embed_images` on the same images.
-
-        Returns:
-            (n, D) float32 array, rows L2-normalised.
-
-        Raises:
-            NotImplementedError: the family has no image preprocessor (see `image_preprocessor`).
-        """
-        import torch
-
-        with torch.inference_mode():
-            return self._embed_pixel_batch(pixels)
-
-    def _embed_pixel_batch(self, pixels: Pixels) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} embeds PIL images only: use embed_images.")
 
     def _embed_image_batch(self, images: list[Image.Image]) -> np.ndarray:
         """Embed one batch of RGB images; return (n, D) float32, normalised."""
-        preprocess = self.image_preprocessor()
-        if preprocess is None:
+        path = self.fast_path
+        if path is None:
             raise NotImplementedError(f"{type(self).__name__} must implement _embed_image_batch.")
-        return self._embed_pixel_batch(preprocess(images))
+        return path.embed_batch(path.preprocess(images))
 
     @abstractmethod
     def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
         """Embed one batch of texts; return (n, D) float32, normalised."""
 
-    @abstractmethod
     def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
-        """Zero-shot scores of one image against L label texts: (D,) and (L, D) -> (L,)."""
+        """Zero-shot scores of one image against L label texts: (D,) and (L, D) -> (L,).
+
+        An independent sigmoid per label, or a softmax over the labels, as `spec.scoring` says.
+        """
+        logits = self.logit_scale * (text_embeddings @ image_embedding) + self.logit_bias
+        return sigmoid(logits) if self.spec.scoring == "sigmoid" else softmax(logits)
 
     def embed_images(
         self,
@@ -174,13 +195,6 @@ def collate(parts: Sequence[Pixels]) -> Pixels:
 def _chunks(items: list, size: int) -> Iterator[tuple[int, list]]:
     for start in range(0, len(items), size):
         yield start, items[start : start + size]
-
-
-def normalize(vectors: np.ndarray) -> np.ndarray:
-    """L2-normalise rows in float32 (zero rows stay zero)."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
 def to_numpy(tensor) -> np.ndarray:

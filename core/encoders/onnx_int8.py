@@ -48,10 +48,12 @@ def supports(encoder: Encoder) -> bool:
         import onnxruntime  # noqa: F401
     except ImportError:
         return False
+    path = encoder.fast_path
     return (
         encoder.spec.backend == "transformers"
-        and not getattr(encoder, "naflex", True)
-        and encoder.image_size is not None
+        and not encoder.spec.native_resolution
+        and path is not None
+        and path.image_size is not None
         and not encoder.device.startswith("cuda")
     )
 
@@ -67,7 +69,7 @@ def int8_tower(encoder: Encoder) -> OnnxInt8ImageTower:
             f"The int8 image runtime needs onnxruntime and onnx, the CPU, and a fixed-size transformers "
             f"model; '{encoder.key}' on {encoder.device} cannot use it. Build with the default runtime."
         )
-    key = f"{encoder.model_id}|{encoder.image_size}"
+    key = f"{encoder.model_id}|{_image_size(encoder)}"
     with _lock:
         if key not in _towers:
             _towers[key] = OnnxInt8ImageTower(encoder)
@@ -95,7 +97,7 @@ class OnnxInt8ImageTower:
         self.fp32 = ort.InferenceSession(str(fp32_path), options, providers=providers)
         self.int8 = ort.InferenceSession(str(int8_path), options, providers=providers)
 
-    def embed_pixels(self, pixels: Pixels) -> np.ndarray:
+    def embed(self, pixels: Pixels) -> np.ndarray:
         """(n, D) float32, L2-normalised int8 embeddings of a preprocessed batch."""
         return _run(self.int8, pixels)
 
@@ -110,11 +112,16 @@ def _run(session: Any, pixels: Pixels) -> np.ndarray:
     return normalize(session.run(None, {"pixel_values": values})[0])
 
 
+def _image_size(encoder: Encoder) -> int:
+    path = encoder.fast_path
+    return int(path.image_size or 0) if path is not None else 0
+
+
 def _fingerprint(encoder: Encoder) -> str:
     """Names the checkpoint's files (path, size, time), so a changed checkpoint is exported again."""
     source = Path(encoder.sources[""])
     files = sorted(source.glob("*.safetensors")) + sorted(source.glob("*.bin")) if source.is_dir() else []
-    stamp = [encoder.model_id, str(encoder.image_size)]
+    stamp = [encoder.model_id, str(_image_size(encoder))]
     stamp += [f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files]
     return hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:24]
 
@@ -135,7 +142,7 @@ def _export(encoder: Encoder, fp32_path: Path, int8_path: Path) -> None:
             return self.model.get_image_features(pixel_values=pixel_values).pooler_output
 
     model = AutoModel.from_pretrained(encoder.sources[""], trust_remote_code=False).eval()
-    size = int(encoder.image_size or 0)
+    size = _image_size(encoder)
     example = torch.zeros(2, 3, size, size)
     temporary = fp32_path.with_suffix(f".tmp{os.getpid()}.onnx")
     with torch.no_grad():  # the TorchScript exporter refuses inference-mode tensors

@@ -13,18 +13,10 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
-from core.encoders.base import (
-    Encoder,
-    ImagePreprocessor,
-    Pixels,
-    TensorImagePreprocessor,
-    softmax,
-    to_numpy,
-)
+from core.encoders.base import Encoder, FastPath, Pixels, to_numpy
 from core.errors import InvalidInputError
+from core.languages import DEFAULT_LANGUAGE
 from core.registry import ModelSpec
-
-DEFAULT_LANGUAGE = "eng_Latn"
 
 
 def parse_open_clip_name(value: str, default_tag: str | None) -> tuple[str, str | None]:
@@ -51,6 +43,7 @@ class OpenClipEncoder(Encoder):
         self.logit_scale = float(model.logit_scale.detach().exp())
         self.model = model.to(dtype=self.dtype).eval()
         self.preprocess = preprocess
+        self._fast_path = self._make_fast_path()
         self.tokenizer = open_clip.get_tokenizer(name)
         # The tokenizer's language is state shared by all callers: set and use it under one lock.
         self._tokenizer_lock = threading.Lock()
@@ -63,19 +56,19 @@ class OpenClipEncoder(Encoder):
         return self._dim
 
     @property
-    def image_size(self) -> int | None:
-        size = getattr(getattr(self.model, "visual", None), "image_size", None)
-        if isinstance(size, (tuple, list)):
-            return int(max(size))
-        return int(size) if size else None
+    def fast_path(self) -> FastPath:
+        return self._fast_path
 
-    def image_preprocessor(self) -> ImagePreprocessor:
-        return TransformPreprocessor(self.preprocess)
-
-    def tensor_preprocessor(self) -> TensorImagePreprocessor | None:
+    def _make_fast_path(self) -> FastPath:
         from core.encoders.pixels import from_open_clip_transform
 
-        return from_open_clip_transform(self.preprocess)
+        size = getattr(getattr(self.model, "visual", None), "image_size", None)
+        return FastPath(
+            image_size=int(max(size)) if isinstance(size, (tuple, list)) else (int(size) if size else None),
+            preprocess=TransformPreprocessor(self.preprocess),
+            tensor_preprocess=from_open_clip_transform(self.preprocess),
+            embed_batch=self._embed_pixel_batch,
+        )
 
     def _embed_pixel_batch(self, pixels: Pixels) -> np.ndarray:
         values = pixels["pixel_values"].to(self.device, self.dtype)
@@ -98,9 +91,6 @@ class OpenClipEncoder(Encoder):
                 "deu_Latn or jpn_Jpan (language_Script, as listed in the NLLB-200 documentation)."
             )
         return language
-
-    def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
-        return softmax(self.logit_scale * (text_embeddings @ image_embedding))
 
 
 class TransformPreprocessor:

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
-from core.encoders.base import Encoder, normalize, softmax
+from core.encoders.base import Encoder, normalize
 from core.errors import ModelLoadError
 from core.registry import ModelSpec
 
@@ -25,6 +25,7 @@ class SentenceTransformersEncoder(Encoder):
         import torch
         from sentence_transformers import SentenceTransformer
 
+        self.logit_scale = CLIP_LOGIT_SCALE
         # sentence-transformers feeds fp32 pixels to its CLIP module: the weights stay fp32 too.
         self.dtype = torch.float32
         self.image_model = SentenceTransformer(sources["image"], device=self.device, trust_remote_code=False)
@@ -54,6 +55,3 @@ class SentenceTransformersEncoder(Encoder):
             inputs, batch_size=len(inputs), convert_to_numpy=True, show_progress_bar=False
         )
         return normalize(embeddings)
-
-    def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
-        return softmax(CLIP_LOGIT_SCALE * (text_embeddings @ image_embedding))

@@ -1,8 +1,7 @@
 """SigLIP, SigLIP 2 (fixed resolution and NaFlex), SigLIP multilingual and CLIP, via transformers.
 
-Text and score handling follow transformers' zero-shot-image-classification pipeline exactly:
-SigLIP-type models pad texts to `max_length` 64 and score each label with its own sigmoid; CLIP pads
-to the longest text and takes a softmax over the labels.
+Text handling follows transformers' zero-shot-image-classification pipeline exactly: SigLIP-type
+models (the registry's sigmoid-scored ones) pad texts to `max_length` 64; CLIP pads to the longest text.
 """
 
 from __future__ import annotations
@@ -11,15 +10,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
-from core.encoders.base import (
-    Encoder,
-    ImagePreprocessor,
-    Pixels,
-    TensorImagePreprocessor,
-    sigmoid,
-    softmax,
-    to_numpy,
-)
+from core.encoders.base import Encoder, FastPath, Pixels, to_numpy
 from core.registry import ModelSpec
 
 SIGLIP_TEXT_LENGTH = 64
@@ -39,8 +30,10 @@ class TransformersEncoder(Encoder):
         self.logit_bias = float(bias.detach()) if bias is not None else 0.0
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
-        self.sigmoid_scoring = "siglip" in self.model.config.model_type
+        # The pipeline pads every SigLIP-type text to 64 tokens; those are the sigmoid-scored models.
+        self.siglip_text = spec.scoring == "sigmoid"
         self.naflex = self.model.config.model_type == "siglip2"
+        self._fast_path = self._make_fast_path()
 
     @property
     def dim(self) -> int:
@@ -48,26 +41,20 @@ class TransformersEncoder(Encoder):
         return int(getattr(config, "projection_dim", None) or config.text_config.hidden_size)
 
     @property
-    def image_size(self) -> int | None:
-        if self.naflex:
-            return None
-        image_processor = self.processor.image_processor
-        sides = [
-            value
-            for size in (getattr(image_processor, "size", None), getattr(image_processor, "crop_size", None))
-            for value in (_get(size, "height"), _get(size, "shortest_edge"))
-            if value
-        ]
-        return int(max(sides)) if sides else None
+    def fast_path(self) -> FastPath:
+        return self._fast_path
 
-    def image_preprocessor(self) -> ImagePreprocessor:
-        kwargs = {"max_num_patches": self.settings.naflex_max_patches} if self.naflex else {}
-        return HFImagePreprocessor(self.processor.image_processor, kwargs)
-
-    def tensor_preprocessor(self) -> TensorImagePreprocessor | None:
+    def _make_fast_path(self) -> FastPath:
         from core.encoders.pixels import from_image_processor
 
-        return None if self.naflex else from_image_processor(self.processor.image_processor)
+        kwargs = {"max_num_patches": self.settings.naflex_max_patches} if self.naflex else {}
+        image_processor = self.processor.image_processor
+        return FastPath(
+            image_size=None if self.naflex else _image_size(image_processor),
+            preprocess=HFImagePreprocessor(image_processor, kwargs),
+            tensor_preprocess=None if self.naflex else from_image_processor(image_processor),
+            embed_batch=self._embed_pixel_batch,
+        )
 
     def _embed_pixel_batch(self, pixels: Pixels) -> np.ndarray:
         inputs = {key: value.to(self.device) for key, value in pixels.items()}
@@ -81,15 +68,11 @@ class TransformersEncoder(Encoder):
         return to_numpy(features)
 
     def _text_kwargs(self) -> dict[str, object]:
-        if self.sigmoid_scoring:
+        if self.siglip_text:
             return {"padding": "max_length", "max_length": SIGLIP_TEXT_LENGTH, "truncation": True}
         # The pipeline does not truncate CLIP texts and fails on long ones; truncating to the
         # model's 77 tokens gives the same result on every text the pipeline accepts.
         return {"padding": True, "truncation": True}
-
-    def scores(self, image_embedding: np.ndarray, text_embeddings: np.ndarray) -> np.ndarray:
-        logits = self.logit_scale * (text_embeddings @ image_embedding) + self.logit_bias
-        return sigmoid(logits) if self.sigmoid_scoring else softmax(logits)
 
 
 class HFImagePreprocessor:
@@ -109,3 +92,13 @@ def _get(size: object, name: str) -> int | None:
         return None
     value = size.get(name) if isinstance(size, dict) else getattr(size, name, None)
     return int(value) if value else None
+
+
+def _image_size(image_processor: object) -> int | None:
+    sides = [
+        value
+        for size in (getattr(image_processor, "size", None), getattr(image_processor, "crop_size", None))
+        for value in (_get(size, "height"), _get(size, "shortest_edge"))
+        if value
+    ]
+    return int(max(sides)) if sides else None

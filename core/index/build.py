@@ -31,7 +31,7 @@ from PIL import Image
 
 from core.config import Settings, get_settings
 from core.encoders import Encoder, get_encoder
-from core.encoders.base import collate, normalize
+from core.encoders.base import collate
 from core.errors import IndexLoadError, IndexMismatchError, InvalidInputError
 from core.index import faiss_index
 from core.index.faiss_index import EXACT_THRESHOLD, BuiltIndex
@@ -67,13 +67,15 @@ from core.index.store import (
     write_thumbnail,
     writing,
 )
+from core.registry import DEFAULT_MODEL_KEY
+from core.vectors import normalize
 
 log = logging.getLogger(__name__)
 
 #: Called with (done, total): see `build_index` for what is counted. Total is 0 when unknown.
 ProgressCallback = Callable[[int, int], None]
 
-DEFAULT_MODEL_KEY = "siglip"
+
 #: Longer side of display thumbnails, in pixels (their JPEG quality: `loader.THUMBNAIL_QUALITY`).
 THUMBNAIL_SIZE = 256
 #: Skipped items listed in the manifest (all of them are in the BuildReport).
@@ -676,8 +678,8 @@ class _Run:
                 if self.int8_pending:
                     self._try_int8(pixels)
                 if self.int8 is not None:
-                    return self.int8.embed_pixels(pixels)
-                return self.encoder.embed_pixels(pixels)
+                    return self.int8.embed(pixels)
+                return self.encoder.fast_path.embed(pixels)  # type: ignore[union-attr]
             return self.encoder.embed_images(payloads, batch_size=len(payloads))
         return self.encoder.embed_texts(payloads, language=self.language, batch_size=len(payloads))
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from core.encoders.base import normalize
 from core.errors import IndexMismatchError, InvalidInputError
+from core.vectors import normalize
 
 #: Largest index searched exactly. Measured with benchmarks/index_threshold.py on 2 cores at D=768:
 #: exact search of one query takes about 1.5 ms per 10k rows on a quiet machine (7 ms at 50k, 15 ms

@@ -11,7 +11,7 @@ only take images), a JPEG thumbnail and the full image size. It is fast in three
 * With `workers` > 0, worker processes decode and preprocess while the model embeds (on a 2-core CPU
   the model needs both cores, so the default there is to decode in the build's reader thread).
 * On CUDA, JPEG files are decoded on the GPU (`torchvision.io.decode_jpeg`) and resized there by the
-  encoder's `tensor_preprocessor()`, so they never pass through PIL; other formats take the CPU path.
+  encoder's `fast_path.tensor_preprocess`, so they never pass through PIL; other formats take the CPU path.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ def resolve_workers(setting: str | int, device: str) -> int:
 def draft_size_for(encoder: Encoder, thumbnail_size: int) -> int | None:
     """Smallest side a draft decode may go down to: the model's input and the thumbnail must not be
     upscaled. None (full decode) for models of variable input size (NaFlex)."""
-    size = encoder.image_size
+    path = encoder.fast_path
+    size = path.image_size if path is not None else None
     return max(size, thumbnail_size) if size else None
 
 
@@ -157,7 +158,7 @@ class ImageLoader:
     """
 
     def __init__(self, encoder: Encoder, *, thumbnail_size: int, workers: int = 0) -> None:
-        self.preprocess = encoder.image_preprocessor()
+        self.preprocess = encoder.fast_path.preprocess if encoder.fast_path is not None else None
         self.draft_size = draft_size_for(encoder, thumbnail_size)
         self.thumbnail_size = thumbnail_size
         self.workers = workers
@@ -239,7 +240,8 @@ def _load_in_worker(
 
 def gpu_decode_available(encoder: Encoder) -> bool:
     """True when JPEGs can be decoded on the encoder's GPU and preprocessed there."""
-    if not encoder.device.startswith("cuda") or encoder.tensor_preprocessor() is None:
+    path = encoder.fast_path
+    if not encoder.device.startswith("cuda") or path is None or path.tensor_preprocess is None:
         return False
     try:
         import torch
@@ -294,8 +296,8 @@ def decode_jpegs_to_pixels(
     from torchvision.transforms.v2 import functional as F
 
     device = device or encoder.device
-    preprocess = encoder.tensor_preprocessor()
-    assert preprocess is not None
+    assert encoder.fast_path is not None and encoder.fast_path.tensor_preprocess is not None
+    preprocess = encoder.fast_path.tensor_preprocess
     data = [torch.frombuffer(bytearray(jpeg), dtype=torch.uint8) for jpeg in jpegs]
     decoded = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
     # decode_jpeg ignores EXIF orientation on CUDA: turn the images upright here, on any device.

@@ -1,8 +1,8 @@
 """Every fast embedding path against the fp32 reference path (`Encoder.embed_images` on a full decode).
 
-Fast paths: per-image preprocessing joined into batches (`image_preprocessor` + `collate` +
-`embed_pixels`), JPEG draft-mode decoding, decode worker processes, bf16, and the GPU build's path
-(batched `decode_jpeg` + `tensor_preprocessor`), which runs here on the CPU.
+Fast paths: per-image preprocessing joined into batches (`fast_path.preprocess` + `collate` +
+`fast_path.embed`), JPEG draft-mode decoding, decode worker processes, bf16, and the GPU build's path
+(batched `decode_jpeg` + `fast_path.tensor_preprocess`), which runs here on the CPU.
 """
 
 from __future__ import annotations
@@ -59,14 +59,12 @@ def fp32(tiny_models) -> Settings:
 def test_pixels_path_equals_embed_images(key, fp32):
     encoder = get_encoder(key, fp32)
     images = [make_image(seed, (60 + 20 * seed, 45)) for seed in range(3)]
-    preprocess = encoder.image_preprocessor()
-    if preprocess is None:  # sentence-transformers embeds PIL images itself
+    path = encoder.fast_path
+    if path is None:  # sentence-transformers embeds PIL images itself
         assert key == "mclip"
-        with pytest.raises(NotImplementedError):
-            encoder.embed_pixels({})
         return
-    one_by_one = collate([preprocess([image]) for image in images])
-    np.testing.assert_allclose(encoder.embed_pixels(one_by_one), encoder.embed_images(images), atol=1e-6)
+    one_by_one = collate([path.preprocess([image]) for image in images])
+    np.testing.assert_allclose(path.embed(one_by_one), encoder.embed_images(images), atol=1e-6)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -75,7 +73,7 @@ def test_tensor_preprocessing_agrees_with_pil(key, fp32):
     from torchvision.io import decode_jpeg
 
     encoder = get_encoder(key, fp32)
-    preprocess = encoder.tensor_preprocessor()
+    preprocess = encoder.fast_path.tensor_preprocess if encoder.fast_path else None
     if preprocess is None:  # NaFlex (variable size) and sentence-transformers
         assert key in ("siglip2-naflex", "mclip")
         return
@@ -86,7 +84,7 @@ def test_tensor_preprocessing_agrees_with_pil(key, fp32):
         files.append(buffer.getvalue())
     tensors = [decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8)) for data in files]
     reference = encoder.embed_images([open_image(data) for data in files])
-    assert _min_cosine(encoder.embed_pixels(preprocess(tensors)), reference) >= 0.999
+    assert _min_cosine(encoder.fast_path.embed(preprocess(tensors)), reference) >= 0.999
 
 
 def test_draft_decode_is_smaller_and_close_to_a_full_decode(fp32, tmp_path):

@@ -14,7 +14,7 @@ from core.errors import ModelLoadError, UnknownModelError
 
 def test_concurrent_first_calls_load_once(tiny_models):
     settings = Settings.from_env().with_(batch_size=3)  # a cache entry no other test has made
-    encoders._cache.pop(encoders._cache_key(encoders.get_spec("clip"), settings), None)
+    encoders.clear_cache("clip", settings)
     before = encoders.load_counts.get("clip", 0)
     barrier = threading.Barrier(6)
     results = []

@@ -40,7 +40,7 @@ def init_functions_kept():
     assert current() == before, "torch's init functions were left patched by overlapping model loads"
 
 
-def test_different_models_load_one_at_a_time(monkeypatch):
+def test_different_models_load_one_at_a_time():
     """Each model has its own lock for "load once"; loads of different models must not overlap either."""
     guard, active, peak = threading.Lock(), [0], [0]
 
@@ -55,22 +55,20 @@ def test_different_models_load_one_at_a_time(monkeypatch):
             with guard:
                 active[0] -= 1
 
-    monkeypatch.setattr(encoders, "_cache", {})
-    monkeypatch.setattr(encoders, "load_counts", {})
-    monkeypatch.setattr(encoders, "_encoder_class", lambda spec: SlowEncoder)
+    loader = encoders.EncoderLoader(factory=SlowEncoder)
     keys = ("clip", "siglip", "siglip2", "mclip")
     start = threading.Barrier(len(keys))
 
     def load(key: str) -> None:
         start.wait()
-        encoders.get_encoder(key, Settings())
+        loader.get(key, Settings())
 
     threads = [threading.Thread(target=load, args=(key,)) for key in keys]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert encoders.load_counts == dict.fromkeys(keys, 1) and peak[0] == 1
+    assert loader.load_counts == dict.fromkeys(keys, 1) and peak[0] == 1
 
 
 def test_concurrent_users_get_answers_and_each_model_loads_once(app, tmp_path, init_functions_kept):

@@ -31,7 +31,7 @@ def _by_key(index) -> dict[str, np.ndarray]:
 def _count_embedded(monkeypatch, encoder) -> list[int]:
     """Record how many images each model call gets (a spy on the real encoder, not a mock)."""
     calls: list[int] = []
-    images_call, pixels_call = encoder.embed_images, encoder.embed_pixels
+    images_call, pixels_call = encoder.embed_images, encoder.fast_path.embed
 
     def counting_images(images, *args, **kwargs):
         calls.append(len(images))
@@ -42,7 +42,7 @@ def _count_embedded(monkeypatch, encoder) -> list[int]:
         return pixels_call(pixels)
 
     monkeypatch.setattr(encoder, "embed_images", counting_images)
-    monkeypatch.setattr(encoder, "embed_pixels", counting_pixels)
+    monkeypatch.setattr(encoder.fast_path, "embed", counting_pixels)
     return calls
 
 
