@@ -73,7 +73,7 @@ def _search(query: str | Image.Image, k: Any, model: str, what: str) -> Iterator
     except SiglipProjectsError as error:
         raise user_error(error) from None
     items = [(str(hit.thumbnail), gallery.caption(hit)) for hit in hits]
-    status = texts.search_status(len(items), what, name, gallery.describe(index))
+    status = texts.search_status(len(items), what, name, gallery.index_label(index))
     if count > len(index):
         status += texts.whole_index_note(len(index), count)
     yield items, status

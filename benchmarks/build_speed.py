@@ -6,7 +6,7 @@
 Every round times, on the same photo-like 1024x768 JPEGs and the real-size SigLIP B/16-224 (random
 weights), in alternation so that a busy machine slows all of them alike:
   * seed: for each file, PIL full decode, the processor, `get_image_features` in fp32 (batch 1);
-  * build fp32: `build_image_index_from_folder` in fp32 (batched, draft decode, reader thread);
+  * build fp32: `build_index` of a `FolderSource` in fp32 (batched, draft decode, reader thread);
   * build auto: the same with the default precision (bf16 where the hardware has it natively);
   * build auto + 1 worker: with one decode worker process (on CUDA: the default worker count);
   * build auto + int8: `image_runtime="onnx-int8"` (CPU, when onnxruntime is installed).
@@ -50,13 +50,17 @@ def seed_loop(encoder, paths: list[Path]) -> np.ndarray:
 def build_once(
     folder: Path, settings, workers: int | None, batch_size: int, runtime: str = "torch"
 ) -> np.ndarray:
-    from core.index import build_image_index_from_folder, clear_cache, load_index
+    from core.index import (
+        BuildOptions,
+        FolderSource,
+        build_index,
+        clear_cache,
+        load_index,
+    )
 
     shutil.rmtree(settings.index_dir, ignore_errors=True)
-    report = build_image_index_from_folder(
-        "bench", folder, settings=settings, batch_size=batch_size, decode_workers=workers, rebuild=True,
-        image_runtime=runtime,
-    )  # fmt: skip
+    options = BuildOptions(rebuild=True, batch_size=batch_size, decode_workers=workers, image_runtime=runtime)
+    report = build_index("bench", FolderSource(folder), options, settings=settings)
     if runtime != "torch" and not any("embedded by the int8" in note for note in report.notes):
         raise RuntimeError(f"the int8 runtime was not used: {report.notes}")
     index = load_index("bench", settings=settings, verify=False)

@@ -2,8 +2,8 @@
 
 For growing index sizes it times, in one run and on the same vectors:
   * FAISS `IndexFlatIP.search` (the baseline), with FAISS's default OpenMP threads and with 1 thread;
-  * our exact search (`core.index.faiss_index.exact_search`: a BLAS product over the same storage);
-  * HNSW as `core.index` builds it (`faiss_index.build_index`: M, efConstruction, efSearch tuned to
+  * our exact search (`core.index.ann.exact_search`: a BLAS product over the same storage);
+  * HNSW as `core.index` builds it (`ann.build_ann`: M, efConstruction, efSearch tuned to
     recall@10 >= 0.97 on held-out rows; each size adds rows to the previous graph), with its build
     time and its recall@10 on other held-out queries drawn like the data.
 Latencies are medians over single queries, plus one batch of `--batch` queries; every ratio is
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.index import faiss_index as fi
+from core.index import ann, ann_tune
 
 
 def clustered(count: int, dim: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
@@ -105,16 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     exact_single: dict[int, float] = {}
     for size in sizes:
         rows = data[:size]
-        flat = fi.flat_index(rows)
+        flat = ann.flat_index(rows)
         faiss.omp_set_num_threads(default_threads)
         flat_1q = median_ms(lambda q, flat=flat: flat.search(q, 10), singles)
         flat_b = once_ms(lambda q, flat=flat: flat.search(q, 10), batch)
         faiss.omp_set_num_threads(1)
         flat_1q_1t = median_ms(lambda q, flat=flat: flat.search(q, 10), singles)
         faiss.omp_set_num_threads(default_threads)
-        stored = fi.vectors_of(flat)
-        exact_1q = median_ms(lambda q, stored=stored: fi.exact_search(stored, q, 10), singles)
-        exact_b = once_ms(lambda q, stored=stored: fi.exact_search(stored, q, 10), batch)
+        stored = ann.vectors_of(flat)
+        exact_1q = median_ms(lambda q, stored=stored: ann.exact_search(stored, q, 10), singles)
+        exact_b = once_ms(lambda q, stored=stored: ann.exact_search(stored, q, 10), batch)
         exact_single[size] = exact_1q
         line = (
             f"{size:>8} | {flat_1q:>6.2f}ms {flat_1q_1t:>7.2f}ms x{flat_1q / flat_1q_1t:<3.1f} "
@@ -123,14 +123,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not args.no_hnsw:
             started = time.perf_counter()
-            built = fi.build_index(rows, exact_threshold=0, base=built)  # core.index's own path
+            built = ann.build_ann(rows, exact_threshold=0, base=built)  # core.index's own path
             build_s = time.perf_counter() - started
-            ef = built.params.get("ef_search", fi.EF_SEARCH_STEPS[-1])
+            ef = built.params.get("ef_search", ann_tune.EF_SEARCH_STEPS[-1])
             hnsw = built.index
-            hnsw_1q = median_ms(lambda q, ef=ef, index=hnsw: fi.hnsw_search(index, q, 10, ef), singles)
-            hnsw_b = once_ms(lambda q, ef=ef, index=hnsw: fi.hnsw_search(index, q, 10, ef), batch)
-            _, truth = fi.exact_search(stored, held_out, 10)
-            _, found = fi.hnsw_search(hnsw, held_out, 10, ef)
+            hnsw_1q = median_ms(lambda q, ef=ef, index=hnsw: ann.hnsw_search(index, q, 10, ef), singles)
+            hnsw_b = once_ms(lambda q, ef=ef, index=hnsw: ann.hnsw_search(index, q, 10, ef), batch)
+            _, truth = ann.exact_search(stored, held_out, 10)
+            _, found = ann.hnsw_search(hnsw, held_out, 10, ef)
             kind = "" if built.index_type == "hnsw" else " (rejected: stays exact)"
             line += (
                 f" {hnsw_1q:>6.2f}ms x{flat_1q / hnsw_1q:<4.1f} {hnsw_b:>6.1f}ms x{flat_b / hnsw_b:<4.1f}"
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         f"a {args.budget_ms:g} ms budget allows about {args.budget_ms / per_row:,.0f} rows"
         + (f" (largest measured size within it: {max(within):,})." if within else ".")
     )
-    print(f"core.index.EXACT_THRESHOLD is {fi.EXACT_THRESHOLD:,}.")
+    print(f"core.index.EXACT_THRESHOLD is {ann.EXACT_THRESHOLD:,}.")
     return 0
 
 

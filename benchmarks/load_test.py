@@ -358,7 +358,7 @@ def prepare(workdir: Path) -> tuple[Path, dict[str, str]]:
     os.environ.update({key: value for key, value in env.items() if key.startswith("SIGLIP_PROJECTS_")})
 
     from core.config import Settings
-    from core.index.build import build_image_index_from_folder
+    from core.index import BuildOptions, FolderSource, build_index
 
     pictures = workdir / "paintings"
     pictures.mkdir(parents=True, exist_ok=True)
@@ -374,8 +374,11 @@ def prepare(workdir: Path) -> tuple[Path, dict[str, str]]:
         "".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8"
     )
     index_dir = workdir / "indexes"
-    build_image_index_from_folder(
-        "wikiart", pictures, model_key="siglip", settings=Settings.from_env().with_(index_dir=index_dir)
+    build_index(
+        "wikiart",
+        FolderSource(pictures),
+        BuildOptions(model_key="siglip"),
+        settings=Settings.from_env().with_(index_dir=index_dir),
     )
     return index_dir, env
 

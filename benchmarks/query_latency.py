@@ -24,7 +24,12 @@ from benchmarks.common import machine, p50, siglip_base  # sets HF_HUB_OFFLINE f
 from core.config import Settings
 from core.encoders import get_encoder
 from core.images import sketch_to_image
-from core.index import build_text_index_from_file, load_index, search
+from core.index import (
+    TextFileSource,
+    build_index,
+    load_index,
+    search,
+)
 from core.zeroshot import classify, label_cache
 
 #: Rows of the index searched by the search lines (the default WikiArt index holds 2,000).
@@ -68,7 +73,7 @@ def build_search_index(settings: Settings) -> None:
     lines = [" ".join(rng.choice(words, 6)) + f" {n}" for n in range(INDEX_TEXTS)]
     path = settings.index_dir.parent / f"{settings.index_dir.name}-captions.txt"
     path.write_text("\n".join(lines), encoding="utf-8")
-    build_text_index_from_file("captions", path, settings=settings.with_(precision="auto"))
+    build_index("captions", TextFileSource(path), settings=settings.with_(precision="auto"))
 
 
 def run(precision: str, index_dir: Path) -> None:

@@ -9,8 +9,8 @@ themselves spread around 100 topics (`--structure flat`: around 2,000 centres on
 noise in 768-d has no neighbourhoods at all, a pathological case for every ANN index. Queries are
 held-out rows drawn the same way (never indexed).
 In one run, for the same rows and queries:
-  * exact: `core.index.faiss_index.exact_search` (the baseline: BLAS over all rows);
-  * IVF-Flat as `core.index` builds it above `IVF_THRESHOLD` (`faiss_index.build_index`: k-means
+  * exact: `core.index.ann.exact_search` (the baseline: BLAS over all rows);
+  * IVF-Flat as `core.index` builds it above `IVF_THRESHOLD` (`ann.build_ann`: k-means
     coarse quantiser on a sample, nprobe tuned to recall@10 >= 0.97 on held-out rows);
   * with --hnsw: HNSW as `core.index` builds it (M, efConstruction, efSearch tuned the same way).
 Each prints its build time, p50 and p99 latency of single queries, its p50 ratio to exact search
@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from benchmarks.index_threshold import clustered, recall_at_10
-from core.index import faiss_index as fi
+from core.index import ann
 
 
 def latencies_ms(search, queries: np.ndarray) -> list[float]:
@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rows:,} x {args.dim} {args.structure} clustered vectors ({len(centres)} centres, made in "
         f"{time.perf_counter() - started:.0f} s); {args.queries} held-out single queries"
     )
-    _, truth = fi.exact_search(data, queries, 10)
-    exact = latencies_ms(lambda q: fi.exact_search(data, q, 10), queries[:50])
+    _, truth = ann.exact_search(data, queries, 10)
+    exact = latencies_ms(lambda q: ann.exact_search(data, q, 10), queries[:50])
     exact_p50 = statistics.median(exact)
     header = f"{'index':<42} {'build s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x exact':>8} {'recall@10':>9}"
     print(f"\n{header}  params")
@@ -98,15 +98,13 @@ def main(argv: list[str] | None = None) -> int:
 
     candidates = [("ivf", "IVF-Flat (core.index above IVF_THRESHOLD)")]
     if args.hnsw:
-        candidates.append(("hnsw", f"HNSW M={fi.HNSW_M} efC={fi.HNSW_EF_CONSTRUCTION} (core.index)"))
+        candidates.append(("hnsw", f"HNSW M={ann.HNSW_M} efC={ann.HNSW_EF_CONSTRUCTION} (core.index)"))
     for kind, label in candidates:
         started = time.perf_counter()
-        built = fi.build_index(data, exact_threshold=0, kind=kind)
+        built = ann.build_ann(data, exact_threshold=0, index_type=kind)
         build_s = time.perf_counter() - started
-        times = latencies_ms(
-            lambda q, built=built: fi.search(built.index, built.index_type, built.params, q, 10), queries
-        )
-        _, found = fi.search(built.index, built.index_type, built.params, queries, 10)
+        times = latencies_ms(lambda q, built=built: ann.search_ann(built, q, 10), queries)
+        _, found = ann.search_ann(built, queries, 10)
         p50 = statistics.median(times)
         params = {k: v for k, v in built.params.items() if k != "recall_queries"}
         print(

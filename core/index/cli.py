@@ -10,11 +10,16 @@ import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.config import Settings
 from core.errors import InvalidInputError
-from core.registry import MODELS
+from core.index.cli_output import ProgressBar, hit_line, print_list, print_manifest, print_report
+from core.index.layout import Kind
+from core.registry import DEFAULT_MODEL_KEY, MODELS
+
+if TYPE_CHECKING:
+    from core.index.sources import Source
 
 BUILD_EXAMPLES = """examples:
   # a folder of images (recursive); re-run it to add new images and drop deleted ones
@@ -66,8 +71,8 @@ def _command(commands: Any, name: str, help: str, epilog: str) -> argparse.Argum
 
 
 def _add_build(commands: Any) -> None:
-    from core.index.build import DEFAULT_MODEL_KEY, IMAGE_RUNTIMES, THUMBNAIL_SIZE
-    from core.index.faiss_index import EXACT_THRESHOLD, IVF_THRESHOLD
+    from core.index.ann import EXACT_THRESHOLD, IVF_THRESHOLD
+    from core.index.thumbnails import THUMBNAIL_SIZE
 
     build = _command(commands, "build", "Build or update an index of images or texts.", BUILD_EXAMPLES)
     build.add_argument("name", help="Index name; it is stored in <index-dir>/<name>/.")
@@ -110,6 +115,13 @@ def _add_build(commands: Any) -> None:
     build.add_argument(
         "--thumbnail-size", type=int, default=THUMBNAIL_SIZE, help="Longer side of thumbnails in pixels."
     )
+    _add_speed_options(build)
+    build.set_defaults(run=run_build)
+
+
+def _add_speed_options(build: argparse.ArgumentParser) -> None:
+    from core.index.embedder import IMAGE_RUNTIMES
+
     speed = build.add_argument_group("speed options (images)")
     speed.add_argument(
         "--decode-workers",
@@ -124,7 +136,6 @@ def _add_build(commands: Any) -> None:
         help="onnx-int8: embed images with an int8 image tower on ONNX Runtime (CPU; about 1.4x faster "
         "than bf16 without AMX), used only if its first batch agrees with fp32 at cosine >= 0.999.",
     )
-    build.set_defaults(run=run_build)
 
 
 def _add_search(commands: Any) -> None:
@@ -152,107 +163,53 @@ def _add_info(commands: Any) -> None:
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
-    from core.index import build
+    from core.index.build import BuildOptions, build_index
 
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
-    common = {
-        "model_key": args.model_key,
-        "settings": settings,
-        "rebuild": args.rebuild,
-        "exact_threshold": args.exact_threshold,
-    }
-    images = {"decode_workers": args.decode_workers, "image_runtime": args.image_runtime}
-    unit = "img"
-    if args.folder is not None:
-        _refuse(args, "--folder", "split", "config", "caption_column", "columns", "limit", "text_column")
-        task = lambda progress: build.build_image_index_from_folder(  # noqa: E731
-            args.name, args.folder, progress=progress, thumbnail_size=args.thumbnail_size, **images, **common
-        )
-    elif args.texts is not None:
-        _refuse(args, "--texts", "split", "config", "caption_column", "columns", "limit")
-        unit = "text"
-        task = lambda progress: build.build_text_index_from_file(  # noqa: E731
-            args.name, args.texts, text_column=args.text_column or "text", language=args.language,
-            progress=progress, **common,
-        )  # fmt: skip
-    elif args.text_column:
-        unit = "text"
-        task = lambda progress: build.build_text_index_from_dataset(  # noqa: E731
-            args.name, args.dataset, text_column=args.text_column, split=args.split, config=args.config,
-            metadata_columns=columns, limit=args.limit, language=args.language, progress=progress, **common,
-        )  # fmt: skip
-    else:
-        task = lambda progress: build.build_image_index_from_dataset(  # noqa: E731
-            args.name, args.dataset, split=args.split, config=args.config, image_column=args.image_column,
-            caption_column=args.caption_column, metadata_columns=columns, limit=args.limit,
-            progress=progress, thumbnail_size=args.thumbnail_size, **images, **common,
-        )  # fmt: skip
-    bar = ProgressBar(unit)
+    source = source_from_args(args)
+    options = BuildOptions(
+        model_key=args.model_key, rebuild=args.rebuild, exact_threshold=args.exact_threshold,
+        thumbnail_size=args.thumbnail_size, language=args.language, image_runtime=args.image_runtime,
+        decode_workers=args.decode_workers,
+    )  # fmt: skip
+    bar = ProgressBar("img" if source.kind == Kind.IMAGE else "text")
     try:
-        report = task(bar)
+        report = build_index(args.name, source, options, settings=settings, progress=bar)
     finally:
         bar.close()
     print_report(report)
     return 0
 
 
+def source_from_args(args: argparse.Namespace) -> Source:
+    """The source `index build` reads: --folder, --texts, or --dataset (a text column makes it texts).
+
+    Raises:
+        InvalidInputError: options that do not go with the source.
+    """
+    from core.index.sources import DatasetSource, FolderSource, TextFileSource
+
+    if args.folder is not None:
+        _refuse(args, "--folder", "split", "config", "caption_column", "columns", "limit", "text_column")
+        return FolderSource(args.folder)
+    if args.texts is not None:
+        _refuse(args, "--texts", "split", "config", "caption_column", "columns", "limit")
+        return TextFileSource(args.texts, text_column=args.text_column or "text")
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    if args.text_column:
+        return DatasetSource(
+            args.dataset, kind=Kind.TEXT, column=args.text_column, split=args.split, config=args.config,
+            metadata_columns=columns, limit=args.limit,
+        )  # fmt: skip
+    return DatasetSource(
+        args.dataset, kind=Kind.IMAGE, column=args.image_column, split=args.split, config=args.config,
+        caption_column=args.caption_column, metadata_columns=columns, limit=args.limit,
+    )  # fmt: skip
+
+
 def _refuse(args: argparse.Namespace, source: str, *names: str) -> None:
     given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) not in (None, "train")]
     if given:
         raise InvalidInputError(f"{', '.join(given)} cannot be used with {source}.")
-
-
-class ProgressBar:
-    """A tqdm bar (items/s and ETA) driven by the builders' `progress(done, total)` callback."""
-
-    def __init__(self, unit: str) -> None:
-        self.unit = unit
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total or None, initial=done, unit=self.unit, dynamic_ncols=True, smoothing=0.1
-            )
-        if total and self.bar.total != total:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def print_report(report: Any) -> None:
-    unit = "img" if report.kind == "image" else "text"
-    changes = (
-        f"added {report.added}, updated {report.updated}, kept {report.kept}, removed {report.removed}"
-        + (f", resumed {report.resumed}" if report.resumed else "")
-    )
-    index_type = report.index_type
-    params = report.index_params
-    if report.index_type == "hnsw":
-        index_type += (
-            f" (M={params['M']}, efSearch={params['ef_search']}, recall@10={params['recall_at_10']})"
-        )
-    elif report.index_type == "ivf":
-        index_type += (
-            f" (nlist={params['nlist']}, nprobe={params['nprobe']}, recall@10={params['recall_at_10']})"
-        )
-    lines = [
-        f"Index '{report.name}' ({report.kind}, model {report.model_key}, {index_type}): {report.path}",
-        f"  items:   {report.count} ({changes})",
-        f"  skipped: {len(report.skipped)}",
-        *[f"    {s.item}: {s.reason}" for s in report.skipped[:20]],
-        *([f"    ... and {len(report.skipped) - 20} more"] if len(report.skipped) > 20 else []),
-        f"  speed:   {report.items_per_second:.1f} {unit}/s ({report.embedded} embedded in "
-        f"{report.embed_seconds:.1f} s; {report.seconds:.1f} s in all)",
-        f"  size:    {_size(report.size_bytes)} on disk",
-        *[f"  note:    {note}" for note in report.notes],
-    ]
-    print("\n".join(lines))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -274,21 +231,12 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
     if not hits:
         print(f"Index '{args.name}' is empty.")
     for rank, hit in enumerate(hits, 1):
-        print(f"{rank:>3}. {hit.score:.4f}  {describe_hit(hit.metadata, hit.id)}")
+        print(f"{rank:>3}. {hit.score:.4f}  {hit_line(hit.metadata, hit.id)}")
         if hit.thumbnail is not None:
             print(f"     {hit.thumbnail}")
     if 0 < len(hits) < args.k:
         print(f"(k={args.k} is more than the index holds: these are all {len(hits)} items.)")
     return 0
-
-
-def describe_hit(metadata: dict[str, Any], row: int) -> str:
-    """One line for a result: its title, path or text, then the other descriptive fields."""
-    label_fields = ("title", "path", "text")
-    fallback = f"row {metadata.get('row', row)}"
-    label = next((str(metadata[f]) for f in label_fields if metadata.get(f)), fallback)
-    extra = [str(metadata[f]) for f in ("artist", "style", "genre", "caption") if metadata.get(f)]
-    return label + (f"  ({' · '.join(extra)})" if extra else "")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,10 +245,13 @@ def describe_hit(metadata: dict[str, Any], row: int) -> str:
 
 def run_info(args: argparse.Namespace, settings: Settings) -> int:
     from core.index import list_indexes, load_index, verify_index
-    from core.index.store import index_path, read_manifest, size_on_disk
+    from core.index.fsio import size_on_disk
+    from core.index.layout import index_path, index_root
+    from core.index.manifest import read_manifest
 
     if args.name is None:
-        return _print_list(list_indexes(settings), settings, args.json)
+        print_list(list_indexes(settings), index_root(settings), args.json)
+        return 0
     folder = index_path(args.name, settings)
     manifest = read_manifest(folder)
     if args.verify:
@@ -309,57 +260,6 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
         load_index(args.name, settings=settings, mmap=True)  # checks the data files and their checksums
     if args.json:
         print(manifest.to_json(), end="")
-        return 0
-    params = ", ".join(f"{k}={v}" for k, v in manifest.index_params.items())
-    source = ", ".join(f"{k}={v}" for k, v in manifest.source.items() if v not in (None, [], ""))
-    last = manifest.last_build
-    lines = [
-        f"Index '{manifest.name}' at {folder}",
-        f"  kind:      {manifest.kind}",
-        f"  model:     {manifest.model_key} ({manifest.model_id}), {manifest.dim}-d, {manifest.metric}",
-        f"  items:     {manifest.count}",
-        f"  type:      {manifest.index_type}" + (f" ({params})" if params else "")
-        + f", exact up to {manifest.exact_threshold:,}",
-        f"  source:    {source}",
-        *([f"  language:  {manifest.language}"] if manifest.language else []),
-        f"  created:   {manifest.created}, updated {manifest.updated}",
-        "  last run:  " + ", ".join(f"{k} {v}" for k, v in last.items() if k != "skipped_items"),
-        f"  size:      {_size(size_on_disk(folder))} on disk",
-        f"  checksums: {'files and thumbnails verified' if args.verify else 'data files verified'}",
-    ]  # fmt: skip
-    print("\n".join(lines))
+    else:
+        print_manifest(manifest, folder, size_on_disk(folder), args.verify)
     return 0
-
-
-def _print_list(infos: list[Any], settings: Settings, as_json: bool) -> int:
-    from core.index.store import LOCK, MANIFEST, index_root
-
-    root = index_root(settings)
-    if as_json:
-        rows = [{**asdict(info), "path": str(info.path)} for info in infos]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    unfinished = sorted(
-        p.name for p in root.glob("*") if p.is_dir() and (p / LOCK).exists() and not (p / MANIFEST).exists()
-    )
-    if not infos and not unfinished:
-        print(f"No indexes in {root}. Build one with: python app.py index build NAME --folder PATH")
-        return 0
-    print(f"Indexes in {root}:")
-    width = max([len(info.name) for info in infos] + [4])
-    for info in infos:
-        print(
-            f"  {info.name:<{width}}  {info.kind:<5}  {info.model_key:<19}  {info.count:>9,} items  "
-            f"{info.index_type:<4}  {_size(info.size_bytes):>9}  updated {info.updated}"
-        )
-    for name in unfinished:
-        print(f"  {name:<{width}}  unfinished build: re-run its `index build` command to resume it")
-    return 0
-
-
-def _size(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000  # type: ignore[assignment]
-    return f"{size} B"

@@ -15,13 +15,16 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.encoders import Encoder
-from core.index.sources import Item, Source
-from core.index.store import FORMAT_VERSION, atomic_write, atomic_write_text
+from core.index.fsio import atomic_write, atomic_write_text
+from core.index.layout import FORMAT_VERSION
+
+if TYPE_CHECKING:
+    from core.encoders import Encoder
+    from core.index.sources import Item, Source
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ FAISS's `-1` padding removed.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -19,22 +18,13 @@ from PIL import Image
 
 from core.config import Settings, get_settings
 from core.errors import IndexLoadError, IndexMismatchError, InvalidInputError
-from core.index import faiss_index
-from core.index.store import (
-    INDEX_FILE,
-    MANIFEST,
-    METADATA_FILE,
-    THUMBNAILS,
-    Manifest,
-    index_path,
-    is_thumbnail_name,
-    read_manifest,
-    rebuild_command,
-    rebuild_hint,
-    verify_files,
-    verify_thumbnails,
-)
-from core.registry import get_spec, resolve_sources, sources_id
+from core.index import ann
+from core.index.compat import check_compatible, check_settings
+from core.index.layout import INDEX_FILE, Kind
+from core.index.loaded import LoadedIndex
+from core.index.manifest import Manifest
+from core.index.store import IndexStore
+from core.vectors import normalize
 
 #: What `search` accepts as one query: a text, an image (PIL, or a path to an image file), or a vector.
 Query = str | Image.Image | os.PathLike | np.ndarray
@@ -60,74 +50,27 @@ class Hit:
     thumbnail: Path | None
 
 
-@dataclass(eq=False)
-class LoadedIndex:
-    """An index in memory (or memory-mapped), checked against its manifest. Get one with `load_index`."""
+def hit_of(index: LoadedIndex, row: int, score: float) -> Hit:
+    data = index.rows[row]
+    return Hit(
+        id=row,
+        score=float(score),
+        key=data["_key"],
+        metadata={k: v for k, v in data.items() if not k.startswith("_")},
+        thumbnail=index.thumbnail(data.get("_thumbnail")),
+    )
 
-    name: str
-    path: Path
+
+@dataclass
+class _Cached:
+    """The loaded forms (in memory, memory-mapped) of one version of an index, and its manifest."""
+
+    stamp: tuple[tuple[int, int, int], ...]
     manifest: Manifest
-    faiss_index: Any
-    rows: list[dict[str, Any]]
-    mmap: bool
-    verified: bool = False
-
-    @property
-    def kind(self) -> str:
-        return self.manifest.kind
-
-    @property
-    def model_key(self) -> str:
-        return self.manifest.model_key
-
-    @property
-    def dim(self) -> int:
-        return self.manifest.dim
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @property
-    def index_file(self) -> Path:
-        """The FAISS index file (readable by `faiss.read_index` and `Dataset.load_faiss_index`)."""
-        return self.path / self.manifest.data_dir / INDEX_FILE
-
-    @property
-    def metadata_file(self) -> Path:
-        """The JSONL metadata file; line i describes FAISS id i (`Dataset.from_json` reads it)."""
-        return self.path / self.manifest.data_dir / METADATA_FILE
-
-    @property
-    def thumbnails_dir(self) -> Path:
-        """The only folder whose files the app may serve for this index."""
-        return self.path / THUMBNAILS
-
-    def vectors(self) -> np.ndarray:
-        """(N, D) read-only view of the indexed vectors (valid while this object is alive)."""
-        return faiss_index.vectors_of(self.faiss_index)
-
-    def hit(self, row: int, score: float) -> Hit:
-        data = self.rows[row]
-        return Hit(
-            id=row,
-            score=float(score),
-            key=data["_key"],
-            metadata={k: v for k, v in data.items() if not k.startswith("_")},
-            thumbnail=self.thumbnail(data.get("_thumbnail")),
-        )
-
-    def thumbnail(self, relative: Any) -> Path | None:
-        """Absolute path of a thumbnail named in the metadata; None unless it is a generated name in
-        `thumbnails/` (so a path from a tampered index can never point elsewhere)."""
-        if not isinstance(relative, str):
-            return None
-        folder, _, name = relative.partition("/")
-        if folder != THUMBNAILS or not is_thumbnail_name(name):
-            return None
-        return self.thumbnails_dir / name
+    loaded: dict[bool, LoadedIndex]
 
 
-_cache: dict[tuple[Path, bool], tuple[tuple[tuple[int, int, int], ...], LoadedIndex]] = {}
+_cache: dict[Path, _Cached] = {}
 _cache_lock = threading.Lock()
 
 
@@ -139,7 +82,8 @@ def load_index(
     mmap: bool | None = None,
     verify: bool = True,
 ) -> LoadedIndex:
-    """Load index `name` from the index folder, once per version (later calls return the cached one).
+    """Load index `name` from the index folder, once per version (later calls return the cached one,
+    after a few `stat` calls that tell whether a build replaced it).
 
     Args:
         name: Index name (a folder of `settings.index_dir`).
@@ -147,7 +91,7 @@ def load_index(
             with that key and the checkpoint the settings load for it.
         settings: Index folder and model overrides; default: the process settings.
         mmap: Memory-map the FAISS index instead of reading it into memory; default: for index files
-            of `faiss_index.MMAP_MIN_BYTES` or more.
+            of `ann.MMAP_MIN_BYTES` or more.
         verify: Check the data files against the manifest's sha256 checksums.
 
     Returns:
@@ -161,97 +105,38 @@ def load_index(
         UnknownModelError: `model_key` is not in the registry.
     """
     settings = settings or get_settings()
-    folder = index_path(name, settings)
-    if model_key is not None:
-        check_model(read_manifest(folder), model_key, settings)
+    store = IndexStore.named(name, settings)
     for attempt in range(2):
-        stamp = _stamp(folder)
-        manifest = read_manifest(folder)
-        use_mmap = mmap if mmap is not None else _is_large(folder, manifest)
+        stamp = store.stamp()
         with _cache_lock:
-            cached = _cache.get((folder, use_mmap))
-        if cached is not None and cached[0] == stamp:
-            if verify and not cached[1].verified:
-                verify_files(folder, manifest)
-                cached[1].verified = True
-            return cached[1]
+            cached = _cache.get(store.folder)
+        if cached is None or cached.stamp != stamp:
+            cached = _Cached(stamp, store.manifest(), {})
+        if model_key is not None:
+            check_settings(cached.manifest, model_key, settings)
+        use_mmap = mmap if mmap is not None else _is_large(cached.manifest)
+        loaded = cached.loaded.get(use_mmap)
+        if loaded is not None:
+            if verify and not loaded.verified:
+                store.verify_files(cached.manifest)
+                loaded.verified = True
+            return loaded
         try:
-            loaded = _load(folder, manifest, use_mmap, verify)
+            loaded = store.read(mmap=use_mmap, verify=verify)
         except IndexLoadError:
-            if attempt == 0 and _stamp(folder) != stamp:
+            if attempt == 0 and store.stamp() != stamp:
                 continue  # a build replaced the version while we read it: read the new one
             raise
+        cached.loaded[use_mmap] = loaded
         with _cache_lock:
-            _cache[(folder, use_mmap)] = (stamp, loaded)
+            _cache[store.folder] = cached
         return loaded
     raise AssertionError("unreachable")
 
 
-def _stamp(folder: Path) -> tuple[tuple[int, int, int], ...]:
-    """Identity of the manifest and of the data files it names: a change in any of them reloads."""
-    stamps = []
-    data_files = sorted(folder.glob(f"v*/{INDEX_FILE}")) + sorted(folder.glob(f"v*/{METADATA_FILE}"))
-    for path in (folder / MANIFEST, *data_files):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        stamps.append((stat.st_ino, stat.st_mtime_ns, stat.st_size))
-    return tuple(stamps)
-
-
-def _is_large(folder: Path, manifest: Manifest) -> bool:
+def _is_large(manifest: Manifest) -> bool:
     record = manifest.files.get(f"{manifest.data_dir}/{INDEX_FILE}", {})
-    return int(record.get("bytes", 0)) >= faiss_index.MMAP_MIN_BYTES
-
-
-def _load(folder: Path, manifest: Manifest, mmap: bool, verify: bool) -> LoadedIndex:
-    name = folder.name
-    if verify:
-        verify_files(folder, manifest)
-    data = folder / manifest.data_dir
-    try:
-        index = faiss_index.read_index(data / INDEX_FILE, mmap=mmap)
-        lines = (data / METADATA_FILE).read_text(encoding="utf-8").splitlines()
-        rows = [json.loads(line) for line in lines if line.strip()]
-    except (OSError, RuntimeError, ValueError) as error:
-        raise IndexLoadError(
-            f"Index '{name}' is damaged: {' '.join(str(error).split())[:200]}. {rebuild_hint(name, manifest)}"
-        ) from None
-    kind, dim, count = faiss_index.describe(index)
-    expected = (manifest.index_type, manifest.dim, manifest.count, manifest.count)
-    if (kind, dim, count, len(rows)) != expected:
-        raise IndexLoadError(
-            f"Index '{name}' is damaged: its files hold a {kind} index of {count} {dim}-d vectors and "
-            f"{len(rows)} metadata rows, its manifest says {manifest.index_type}, {manifest.count} rows of "
-            f"{manifest.dim}-d. {rebuild_hint(name, manifest)}"
-        )
-    if not all(isinstance(row, dict) and isinstance(row.get("_key"), str) for row in rows):
-        raise IndexLoadError(f"Index '{name}' is damaged: bad metadata rows. {rebuild_hint(name, manifest)}")
-    return LoadedIndex(name, folder, manifest, index, rows, mmap, verified=verify)
-
-
-def expected_model_id(model_key: str, settings: Settings) -> str:
-    """The `Encoder.model_id` that `get_encoder(model_key, settings)` would have, without loading it."""
-    return sources_id(resolve_sources(get_spec(model_key), settings.model_overrides))
-
-
-def check_model(manifest: Manifest, model_key: str, settings: Settings | None = None) -> None:
-    """Check that an index was built with `model_key` as the settings load it.
-
-    Raises:
-        IndexMismatchError: another model or checkpoint; the message names both and what to do.
-        UnknownModelError: `model_key` is not in the registry.
-    """
-    settings = settings or get_settings()
-    wanted = expected_model_id(model_key, settings)
-    if (manifest.model_key, manifest.model_id) != (model_key, wanted):
-        raise IndexMismatchError(
-            f"Index '{manifest.name}' was built with model '{manifest.model_key}' ({manifest.model_id}, "
-            f"{manifest.dim}-d), not with '{model_key}' ({wanted}). Query it with '{manifest.model_key}' "
-            f"loaded from the same checkpoint, or rebuild it for '{model_key}': "
-            f"`{rebuild_command(manifest.name, manifest, model_key)}`."
-        )
+    return int(record.get("bytes", 0)) >= ann.MMAP_MIN_BYTES
 
 
 def search(
@@ -300,15 +185,34 @@ def search_batch(index: LoadedIndex | str, vectors: np.ndarray, k: int = 10) -> 
     loaded = index if isinstance(index, LoadedIndex) else load_index(index)
     if not isinstance(k, int) or k < 1:
         raise InvalidInputError(f"k must be a whole number of at least 1, got {k!r}.")
-    queries = faiss_index.prepare_vectors(vectors, loaded.dim)
-    manifest = loaded.manifest
-    scores, ids = faiss_index.search(
-        loaded.faiss_index, manifest.index_type, manifest.index_params, queries, k
-    )
+    queries = prepare_vectors(vectors, loaded.dim)
+    scores, ids = ann.search_ann(loaded.built, queries, k)
     return [
-        [loaded.hit(int(i), s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0]
+        [hit_of(loaded, int(i), s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0]
         for row_scores, row_ids in zip(scores, ids, strict=True)
     ]
+
+
+def prepare_vectors(vectors: Any, dim: int, what: str = "query vectors") -> np.ndarray:
+    """Return (n, dim) C-contiguous float32 rows, L2-normalised by the same function as indexed rows.
+
+    Raises:
+        IndexMismatchError: the vectors do not have `dim` columns.
+        InvalidInputError: not a 1-D or 2-D array of finite numbers.
+    """
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None, :]
+    if array.ndim != 2:
+        raise InvalidInputError(f"The {what} must be a 1-D or 2-D array, got shape {array.shape}.")
+    if array.shape[1] != dim:
+        raise IndexMismatchError(
+            f"The {what} have dimension {array.shape[1]}, but the index holds {dim}-dimensional vectors: "
+            "embed them with the model the index was built with."
+        )
+    if not np.isfinite(array).all():
+        raise InvalidInputError(f"The {what} contain NaN or infinite values.")
+    return np.ascontiguousarray(normalize(array))
 
 
 def embed_query(
@@ -325,9 +229,8 @@ def embed_query(
     if isinstance(query, str):
         if not query.strip():
             raise InvalidInputError("The query text is empty. Type what to search for.")
-        encoder = _encoder(index, settings)
-        language = language or (index.manifest.language if index.kind == "text" else None)
-        return encoder.embed_texts([query], language=language)
+        language = language or (index.manifest.language if index.kind == Kind.TEXT else None)
+        return _encoder(index, settings).embed_texts([query], language=language)
     if isinstance(query, os.PathLike):
         from core.images import open_image
 
@@ -342,15 +245,8 @@ def embed_query(
 def _encoder(index: LoadedIndex, settings: Settings | None) -> Any:
     from core.encoders import get_encoder
 
-    manifest = index.manifest
-    encoder = get_encoder(manifest.model_key, settings)
-    if (encoder.model_id, encoder.dim) != (manifest.model_id, manifest.dim):
-        raise IndexMismatchError(
-            f"Index '{index.name}' was built with '{manifest.model_key}' from {manifest.model_id} "
-            f"({manifest.dim}-d), but '{manifest.model_key}' now loads {encoder.model_id} ({encoder.dim}-d). "
-            "Point the model at the same checkpoint, or rebuild the index: "
-            f"`{rebuild_command(index.name, manifest)}`."
-        )
+    encoder = get_encoder(index.model_key, settings)
+    check_compatible(index.manifest, encoder.key, encoder.model_id, encoder.dim)
     return encoder
 
 
@@ -360,12 +256,7 @@ def verify_index(name: str, settings: Settings | None = None) -> None:
     Raises:
         IndexLoadError: with every problem found and how to rebuild.
     """
-    loaded = load_index(name, settings=settings, mmap=True, verify=True)
-    referenced = [row["_thumbnail"] for row in loaded.rows if row.get("_thumbnail")]
-    problems = verify_thumbnails(loaded.path, loaded.manifest, referenced)
-    if problems:
-        shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-        raise IndexLoadError(f"Index '{name}' is damaged: {shown}. {rebuild_hint(name, loaded.manifest)}")
+    IndexStore.named(name, settings).verify()
 
 
 def as_hf_dataset(index: LoadedIndex | str, column: str = "embeddings") -> Any:

@@ -79,13 +79,15 @@ def write_paintings(folder: Path) -> Path:
 @pytest.fixture(scope="session")
 def gallery_dir(tiny_models, tmp_path_factory) -> Path:
     """An index folder holding `wikiart` (SigLIP) and `shapes-siglip2` (SigLIP 2) built from 12 drawings."""
-    from core.index.build import build_image_index_from_folder
+    from core.index import BuildOptions, FolderSource, build_index
 
     pictures = write_paintings(tmp_path_factory.mktemp("paintings"))
     root = tmp_path_factory.mktemp("indexes")
     settings = Settings.from_env().with_(index_dir=root)
-    build_image_index_from_folder("wikiart", pictures, model_key="siglip", settings=settings)
-    build_image_index_from_folder("shapes-siglip2", pictures, model_key="siglip2", settings=settings)
+    build_index("wikiart", FolderSource(pictures), BuildOptions(model_key="siglip"), settings=settings)
+    build_index(
+        "shapes-siglip2", FolderSource(pictures), BuildOptions(model_key="siglip2"), settings=settings
+    )
     return root
 
 

@@ -113,15 +113,33 @@ def test_served_folders_are_only_thumbnail_folders(app_settings):
     assert str(app_settings.index_dir / "wikiart" / "thumbnails") in folders
 
 
-def test_while_the_gallery_builds_the_tab_shows_progress(tmp_path, app_settings, monkeypatch):
+def test_while_the_gallery_builds_the_tab_shows_progress(tmp_path, app_settings):
+    import threading
+
     from core.config import set_settings
+    from core.errors import SiglipProjectsError
+    from core.index.jobs import WIKIART_INDEX, jobs
 
     set_settings(app_settings.with_(index_dir=tmp_path / "building"))
-    monkeypatch.setattr(gallery, "_status", gallery.BuildStatus("running", 320, 2000, "", 0.0))
-    assert gallery.building()
-    assert "320 of 2,000 paintings indexed (16%)" in gallery.status_markdown()
-    with pytest.raises(gr.Error, match="still being built"):
-        final(draw_search.text_search("a boat"))
+    reported, release = threading.Event(), threading.Event()
+
+    def build(progress):  # a background job that stops a sixth of the way, until released
+        progress(320, 2000)
+        reported.set()
+        release.wait(30)
+        raise SiglipProjectsError("stopped by the test")
+
+    thread = jobs.start(WIKIART_INDEX, build, total=2000)
+    try:
+        assert reported.wait(30) and gallery.building()
+        assert "320 of 2,000 paintings indexed (16%)" in gallery.status_markdown()
+        with pytest.raises(gr.Error, match="still being built"):
+            final(draw_search.text_search("a boat"))
+    finally:
+        release.set()
+        thread.join(30)
+        jobs.forget(WIKIART_INDEX)
+    assert not gallery.building()
 
 
 def test_indexes_built_with_other_checkpoints_are_not_offered(app_settings):

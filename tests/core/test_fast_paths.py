@@ -14,25 +14,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.index.build as build_module
 from core.config import Settings
 from core.encoders import get_encoder
 from core.encoders.base import collate
 from core.errors import InvalidInputError
 from core.images import open_image
-from core.index import build_image_index_from_folder, load_index
-from core.index.loader import (
-    ImageLoader,
-    decode_jpegs_to_pixels,
-    draft_decode,
-    encoded_jpeg,
-    resolve_workers,
-)
+from core.index import BuildOptions, FolderSource, Item, build_index, load_index
+from core.index.decode import ImageLoader, draft_decode, encoded_jpeg, resolve_workers
+from core.index.gpu_decode import decode_jpegs_to_pixels, upright
 from tests.core.index.conftest import make_image
 
 KEYS = ["siglip", "siglip2", "siglip2-naflex", "siglip-multilingual", "clip", "nllb-clip", "mclip"]
 #: Large enough for draft mode to decode at 1/4 scale for a 32-pixel model and 64-pixel thumbnails.
 PHOTO_SIZE = (400, 300)
+
+
+def _file_item(path) -> Item:
+    """An image item of a file, as a folder source makes it."""
+    return Item(str(path), "", str(path), {}, path=str(path))
 
 
 def _photos(folder: Path, count: int = 4) -> list[Path]:
@@ -90,26 +89,24 @@ def test_tensor_preprocessing_agrees_with_pil(key, fp32):
 def test_draft_decode_is_smaller_and_close_to_a_full_decode(fp32, tmp_path):
     encoder = get_encoder("siglip", fp32)
     paths = _photos(tmp_path)
-    from functools import partial
 
     assert ImageLoader(encoder, thumbnail_size=64).draft_size == 64  # max(model input 32, thumbnail)
-    assert draft_decode(lambda: None, 64) is None  # not a file: the item's own load decodes it
+    assert draft_decode(Item("row:0", "", "row 0", {}), 64) is None  # no file: open_item says why
 
-    image, full = draft_decode(partial(open_image, paths[0]), 64)
+    image, full = draft_decode(_file_item(paths[0]), 64)
     assert full == PHOTO_SIZE and image.size == (100, 75)  # 1/4 scale: both sides still >= 64
-    draft = encoder.embed_images([draft_decode(partial(open_image, p), 64)[0] for p in paths])
+    draft = encoder.embed_images([draft_decode(_file_item(p), 64)[0] for p in paths])
     reference = encoder.embed_images([open_image(p) for p in paths])
     assert _min_cosine(draft, reference) >= 0.999
 
 
 def test_loader_in_a_worker_process_equals_inline(fp32, tmp_path):
-    from functools import partial
 
     encoder = get_encoder("siglip", fp32)
     paths = _photos(tmp_path)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff not really a jpeg")
-    loads = [partial(open_image, path) for path in [*paths, broken]]
+    loads = [_file_item(path) for path in [*paths, broken]]
     with ImageLoader(encoder, thumbnail_size=64) as inline:
         expected = list(inline.load_all(loads))
     with ImageLoader(encoder, thumbnail_size=64, workers=1) as pooled:
@@ -126,8 +123,11 @@ def test_fast_build_agrees_with_the_seed_path(tiny_models, tmp_path):
     paths = _photos(tmp_path / "photos", 6)
     settings = Settings.from_env().with_(index_dir=tmp_path / "indexes", batch_size=4)
     fast = settings.with_(precision="bf16")
-    report = build_image_index_from_folder(
-        "fast", tmp_path / "photos", settings=fast, thumbnail_size=64, decode_workers=1
+    report = build_index(
+        "fast",
+        FolderSource(tmp_path / "photos"),
+        BuildOptions(thumbnail_size=64, decode_workers=1),
+        settings=fast,
     )
     assert report.embedded == 6 and report.skipped == ()
     index = load_index("fast", settings=fast)
@@ -138,7 +138,7 @@ def test_fast_build_agrees_with_the_seed_path(tiny_models, tmp_path):
     assert all((row["width"], row["height"]) == PHOTO_SIZE for row in index.rows)
 
 
-def test_gpu_decode_path_runs_on_the_cpu(fp32, tmp_path, monkeypatch):
+def test_gpu_decode_path_runs_on_the_cpu(fp32, tmp_path):
     """The CUDA build path (batched decode_jpeg, thumbnails and preprocessing on tensors), forced on
     for the CPU: same embeddings as the reference within cosine 0.999, PNGs through PIL."""
     folder = tmp_path / "photos"
@@ -148,9 +148,9 @@ def test_gpu_decode_path_runs_on_the_cpu(fp32, tmp_path, monkeypatch):
     exif[0x0112] = 6  # shown rotated by 90 degrees
     make_image(7, PHOTO_SIZE).save(rotated, quality=92, exif=exif)
     make_image(8, (50, 40)).save(folder / "drawing.png")
-    monkeypatch.setattr(build_module, "gpu_decode_available", lambda encoder: True)
     settings = fp32.with_(index_dir=tmp_path / "indexes", batch_size=8)
-    report = build_image_index_from_folder("gpu", folder, settings=settings, thumbnail_size=64)
+    options = BuildOptions(thumbnail_size=64, jpeg_decode="torchvision")  # what CUDA picks by itself
+    report = build_index("gpu", FolderSource(folder), options, settings=settings)
     assert report.embedded == 6
     index = load_index("gpu", settings=settings)
     encoder = get_encoder("siglip", settings)
@@ -170,20 +170,17 @@ def test_gpu_decode_path_runs_on_the_cpu(fp32, tmp_path, monkeypatch):
 
 
 def test_only_guarded_jpegs_take_the_fast_decoders(tmp_path):
-    from functools import partial
-
-    from core.index.sources import _image
 
     jpeg, png = tmp_path / "a.jpg", tmp_path / "b.png"
     make_image(1).save(jpeg)
     make_image(2).save(png)
-    assert encoded_jpeg(partial(open_image, jpeg)) == jpeg.read_bytes()
-    assert encoded_jpeg(partial(_image, {"bytes": jpeg.read_bytes(), "path": None})) == jpeg.read_bytes()
-    assert encoded_jpeg(partial(open_image, png)) is None
-    assert encoded_jpeg(partial(open_image, tmp_path / "missing.jpg")) is None
+    assert encoded_jpeg(_file_item(jpeg)) == jpeg.read_bytes()
+    assert encoded_jpeg(Item("row:0", "", "row 0", {}, data=jpeg.read_bytes())) == jpeg.read_bytes()
+    assert encoded_jpeg(_file_item(png)) is None
+    assert encoded_jpeg(_file_item(tmp_path / "missing.jpg")) is None
     bomb = tmp_path / "bomb.jpg"
     Image.new("L", (9000, 8000)).save(bomb)  # over core.images.MAX_IMAGE_PIXELS
-    assert encoded_jpeg(partial(open_image, bomb)) is None
+    assert encoded_jpeg(_file_item(bomb)) is None
 
 
 def test_decode_workers_setting():
@@ -199,15 +196,13 @@ def test_gpu_path_turns_images_upright_like_pil(orientation, fp32):
     import torch
     from torchvision.io import decode_jpeg
 
-    from core.index.loader import _upright
-
     exif = Image.Exif()
     exif[0x0112] = orientation
     buffer = io.BytesIO()
     make_image(orientation, (48, 30)).save(buffer, "JPEG", quality=95, exif=exif)
     expected = np.asarray(open_image(buffer.getvalue()))
     decoded = decode_jpeg(torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8))
-    np.testing.assert_array_equal(_upright(decoded, orientation).permute(1, 2, 0).numpy(), expected)
+    np.testing.assert_array_equal(upright(decoded, orientation).permute(1, 2, 0).numpy(), expected)
 
 
 def test_int8_runtime_is_used_only_when_it_agrees_with_fp32(tiny_models, tmp_path, monkeypatch):
@@ -221,8 +216,11 @@ def test_int8_runtime_is_used_only_when_it_agrees_with_fp32(tiny_models, tmp_pat
     seed = np.concatenate([reference.embed_images([open_image(path)]) for path in paths])
 
     def build(name: str) -> tuple[object, np.ndarray]:
-        report = build_image_index_from_folder(
-            name, tmp_path / "photos", settings=settings, thumbnail_size=64, image_runtime="onnx-int8"
+        report = build_index(
+            name,
+            FolderSource(tmp_path / "photos"),
+            BuildOptions(thumbnail_size=64, image_runtime="onnx-int8"),
+            settings=settings,
         )
         index = load_index(name, settings=settings)
         by_path = {row["path"]: vector for row, vector in zip(index.rows, index.vectors(), strict=True)}
@@ -230,9 +228,8 @@ def test_int8_runtime_is_used_only_when_it_agrees_with_fp32(tiny_models, tmp_pat
 
     report, vectors = build("int8")
     assert any("embedded by the int8" in note for note in report.notes), report.notes
-    from functools import partial
 
-    drafts = [draft_decode(partial(open_image, path), 64)[0] for path in paths]
+    drafts = [draft_decode(_file_item(path), 64)[0] for path in paths]
     assert _min_cosine(vectors, reference.embed_images(drafts)) >= 0.999  # int8 vs fp32, same pixels
     assert _min_cosine(vectors, seed) >= 0.998  # with draft decoding's own small change on top
     assert list((tmp_path / "cache" / "siglip-projects" / "onnx").glob("*/image-tower-int8.onnx"))
@@ -243,12 +240,13 @@ def test_int8_runtime_is_used_only_when_it_agrees_with_fp32(tiny_models, tmp_pat
     assert _min_cosine(vectors, seed) >= 0.999
 
     with pytest.raises(InvalidInputError, match="int8 image runtime"):
-        build_image_index_from_folder(
+        build_index(
             "naflex",
-            tmp_path / "photos",
-            model_key="siglip2-naflex",
+            FolderSource(tmp_path / "photos"),
+            BuildOptions(model_key="siglip2-naflex", image_runtime="onnx-int8"),
             settings=settings,
-            image_runtime="onnx-int8",
         )
     with pytest.raises(InvalidInputError, match="image_runtime"):
-        build_image_index_from_folder("bad", tmp_path / "photos", settings=settings, image_runtime="tpu")
+        build_index(
+            "bad", FolderSource(tmp_path / "photos"), BuildOptions(image_runtime="tpu"), settings=settings
+        )

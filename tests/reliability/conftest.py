@@ -45,11 +45,11 @@ def paintings_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def served_app(tiny_models, paintings_dir, tmp_path_factory) -> Iterator[App]:
     """`apps.build_demo` + `apps.launch` on a free port, with a `wikiart` index of the paintings."""
-    from core.index.build import build_image_index_from_folder
+    from core.index import BuildOptions, FolderSource, build_index
 
     index_dir = tmp_path_factory.mktemp("reliability-indexes")
     settings = Settings.from_env().with_(index_dir=index_dir)
-    build_image_index_from_folder("wikiart", paintings_dir, model_key="siglip", settings=settings)
+    build_index("wikiart", FolderSource(paintings_dir), BuildOptions(model_key="siglip"), settings=settings)
     with serve(index_dir) as (demo, fastapi, url, settings):
         yield App(url, settings, demo, fastapi)
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.config import Settings, get_settings
+from core.config import Settings
 from core.encoders.base import Encoder, normalize
 from core.registry import get_spec
 
@@ -52,12 +52,10 @@ class FakeEncoder(Encoder):
         return text_embeddings @ image_embedding
 
 
-def fake_get_encoder(key: str, settings: Settings | None = None) -> FakeEncoder:
-    return FakeEncoder(settings or get_settings())
-
-
 def use_fake_encoder(setattr_: Any = setattr) -> None:
-    """Make index builds embed with `FakeEncoder` (pass `monkeypatch.setattr` in tests)."""
-    import core.index.build
+    """Make every model of the process a `FakeEncoder`: the process's encoder loader is replaced by one
+    that makes fakes (pass `monkeypatch.setattr` in tests, so the real loader comes back after)."""
+    import core.encoders
 
-    setattr_(core.index.build, "get_encoder", fake_get_encoder)
+    fakes = core.encoders.EncoderLoader(factory=lambda spec, sources, settings: FakeEncoder(settings))
+    setattr_(core.encoders, "loader", fakes)

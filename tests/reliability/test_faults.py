@@ -28,7 +28,14 @@ from apps import examples
 from core import encoders
 from core.config import Settings
 from core.errors import IndexLoadError, IndexWriteError
-from core.index import build_image_index_from_folder, list_indexes, load_index, verify_index
+from core.index import (
+    BuildOptions,
+    FolderSource,
+    build_index,
+    list_indexes,
+    load_index,
+    verify_index,
+)
 from tests.core.index.conftest import write_images
 from tests.reliability.fake_encoder import use_fake_encoder
 
@@ -44,7 +51,7 @@ import os, signal, sys
 from pathlib import Path
 
 from core.config import Settings
-from core.index import build_image_index_from_folder
+from core.index import FolderSource, build_index
 from tests.reliability.fake_encoder import use_fake_encoder
 
 index_dir, images, pattern, when = sys.argv[1:5]
@@ -61,7 +68,7 @@ def replace(source, target, *args, **kwargs):
 os.replace = replace
 use_fake_encoder()
 settings = Settings.from_env().with_(index_dir=Path(index_dir), batch_size=4)
-build_image_index_from_folder("photos", images, settings=settings)
+build_index("photos", FolderSource(images), settings=settings)
 """
 
 #: (where the build dies, file pattern, before/after its rename, which index is live afterwards).
@@ -97,14 +104,14 @@ def test_a_build_killed_at_any_point_leaves_a_good_index_and_resumes(tmp_path, m
     images = tmp_path / "images"
     write_images(images, range(12))
     good = tmp_path / "good"
-    build_image_index_from_folder("photos", images, settings=settings_for(good))
+    build_index("photos", FolderSource(images), settings=settings_for(good))
     old = by_key(good)
     # The update every killed build runs: four new images, one gone.
     write_images(images, range(100, 104))
     next(images.glob("image000.*")).unlink()
     clean = tmp_path / "clean"
     shutil.copytree(good, clean)
-    build_image_index_from_folder("photos", images, settings=settings_for(clean))
+    build_index("photos", FolderSource(images), settings=settings_for(clean))
     new = by_key(clean)
     assert set(new) != set(old)
 
@@ -123,7 +130,7 @@ def test_a_build_killed_at_any_point_leaves_a_good_index_and_resumes(tmp_path, m
         folder = tmp_path / f"kill-{number}"
         verify_index("photos", settings_for(folder))  # checksums, structure and thumbnails
         assert set(by_key(folder)) == set(old if live == "old" else new), label
-        report = build_image_index_from_folder("photos", images, settings=settings_for(folder))
+        report = build_index("photos", FolderSource(images), settings=settings_for(folder))
         assert report.count == len(new), label
         _assert_same(by_key(folder), new, label)
         verify_index("photos", settings_for(folder))
@@ -132,7 +139,7 @@ def test_a_build_killed_at_any_point_leaves_a_good_index_and_resumes(tmp_path, m
     with pytest.raises(IndexLoadError, match=r"has not finished building.*resume"):
         load_index("photos", settings=settings_for(first_build))
     assert list_indexes(settings_for(first_build)) == []  # the app does not offer it
-    build_image_index_from_folder("photos", images, settings=settings_for(first_build))
+    build_index("photos", FolderSource(images), settings=settings_for(first_build))
     _assert_same(by_key(first_build), new, "first build")
     assert_clean(first_build / "photos")
 
@@ -192,7 +199,7 @@ def test_a_full_disk_is_a_clear_error_and_keeps_the_index(small_disk, tmp_path, 
     images = tmp_path / "images"
     write_images(images, range(12))
     settings = settings_for(small_disk / "indexes")
-    build_image_index_from_folder("photos", images, settings=settings)
+    build_index("photos", FolderSource(images), settings=settings)
     old = by_key(settings.index_dir)
     write_images(images, range(100, 108))
     filler: list[Path] = []
@@ -202,12 +209,12 @@ def test_a_full_disk_is_a_clear_error_and_keeps_the_index(small_disk, tmp_path, 
             filler.append(fill(small_disk))
 
     with pytest.raises(IndexWriteError, match=r"The disk is full.*--index-dir PATH.*resumes the build"):
-        build_image_index_from_folder("photos", images, settings=settings, progress=fill_the_disk)
+        build_index("photos", FolderSource(images), settings=settings, progress=fill_the_disk)
     verify_index("photos", settings)
     assert by_key(settings.index_dir).keys() == old.keys()
 
     filler[0].unlink()
-    report = build_image_index_from_folder("photos", images, settings=settings)
+    report = build_index("photos", FolderSource(images), settings=settings)
     assert report.count == 20 and (report.resumed > 0) == (when == "before the commit")
     verify_index("photos", settings)
     assert_clean(settings.index_dir / "photos")
@@ -231,7 +238,7 @@ def test_a_read_only_folder_is_a_clear_error(tmp_path, monkeypatch, capsys):
     try:
         message = r"Cannot write to .*read-only.*\(Read-only file system\)\. Choose a writable folder"
         with pytest.raises(IndexWriteError, match=message):
-            build_image_index_from_folder("photos", tmp_path / "images", settings=settings_for(read_only))
+            build_index("photos", FolderSource(tmp_path / "images"), settings=settings_for(read_only))
         argv = [
             "--index-dir",
             str(read_only),
@@ -260,7 +267,9 @@ def test_a_model_that_fails_to_load_is_reported_and_the_rest_keeps_working(
     indexes = tmp_path / "indexes"
     shutil.copytree(app.settings.index_dir, indexes)
     settings = app.settings.with_(index_dir=indexes).with_model_overrides([f"siglip2={checkpoint}"])
-    build_image_index_from_folder("shapes-siglip2", paintings_dir, model_key="siglip2", settings=settings)
+    build_index(
+        "shapes-siglip2", FolderSource(paintings_dir), BuildOptions(model_key="siglip2"), settings=settings
+    )
     weights = checkpoint / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])  # the checkpoint breaks after the index was built
     encoders.clear_cache()

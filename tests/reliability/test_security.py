@@ -155,8 +155,12 @@ def test_no_pickle_is_ever_loaded_by_the_app_code():
 
 
 def test_a_pickle_planted_in_an_unfinished_build_is_ignored(tiny_models, tmp_path):
-    from core.index import build_image_index_from_folder, verify_index
-    from core.index.store import PARTIAL
+    from core.index import (
+        FolderSource,
+        build_index,
+        verify_index,
+    )
+    from core.index.layout import PARTIAL
     from tests.core.index.conftest import write_images
 
     settings = Settings.from_env().with_(index_dir=tmp_path / "indexes", batch_size=4)
@@ -167,13 +171,13 @@ def test_a_pickle_planted_in_an_unfinished_build_is_ignored(tiny_models, tmp_pat
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_image_index_from_folder("photos", tmp_path / "images", settings=settings, progress=stop_early)
+        build_index("photos", FolderSource(tmp_path / "images"), settings=settings, progress=stop_early)
     batches = sorted((settings.index_dir / "photos" / PARTIAL).glob("batch-*.npy"))
     assert len(batches) == 2
     marker = tmp_path / "pickle-ran"
     for batch in batches:
         np.save(batch, np.array([_Payload(marker)], dtype=object), allow_pickle=True)
-    report = build_image_index_from_folder("photos", tmp_path / "images", settings=settings)
+    report = build_index("photos", FolderSource(tmp_path / "images"), settings=settings)
     assert not marker.exists()
     assert (report.resumed, report.count) == (0, 12)  # the planted batches were embedded again
     verify_index("photos", settings)

@@ -9,18 +9,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import core.index.build as build_module
 from core.errors import IndexLoadError, IndexMismatchError, InvalidInputError
 from core.index import (
+    BuildOptions,
+    DatasetSource,
+    FolderSource,
+    IndexStore,
     IndexWriteError,
-    build_image_index_from_dataset,
-    build_image_index_from_folder,
+    build_index,
     list_indexes,
     load_index,
     search_batch,
     verify_index,
 )
-from core.index.store import describe_write_error, sha256_file
+from core.index.fsio import sha256_file, write_error_message
 from tests.core.index.conftest import BATCH_SIZE, IMAGE_COUNT, make_image, write_images
 
 
@@ -48,8 +50,11 @@ def _count_embedded(monkeypatch, encoder) -> list[int]:
 
 def test_folder_build_writes_a_complete_index(settings, siglip, image_folder):
     progress: list[tuple[int, int]] = []
-    report = build_image_index_from_folder(
-        "photos", image_folder, settings=settings, progress=lambda done, total: progress.append((done, total))
+    report = build_index(
+        "photos",
+        FolderSource(image_folder),
+        settings=settings,
+        progress=lambda done, total: progress.append((done, total)),
     )
     assert (report.count, report.added, report.embedded, report.skipped) == (
         IMAGE_COUNT,
@@ -85,7 +90,7 @@ def test_folder_build_writes_a_complete_index(settings, siglip, image_folder):
 
 
 def test_vectors_equal_the_encoder_on_each_file(settings, siglip, image_folder):
-    build_image_index_from_folder("photos", image_folder, settings=settings)
+    build_index("photos", FolderSource(image_folder), settings=settings)
     index = load_index("photos", settings=settings)
     paths = [image_folder / row["path"] for row in index.rows]
     expected = siglip.embed_images([Image.open(path).convert("RGB") for path in paths])
@@ -100,7 +105,7 @@ def test_corrupt_and_empty_files_are_skipped_and_listed(settings, image_folder):
     truncated.write_bytes(truncated.read_bytes()[:200])
     (image_folder / "notes.txt").write_text("not an image, and not an image extension")
 
-    report = build_image_index_from_folder("photos", image_folder, settings=settings)
+    report = build_index("photos", FolderSource(image_folder), settings=settings)
 
     assert report.count == IMAGE_COUNT
     assert sorted(s.item for s in report.skipped) == ["broken.png", "empty.jpg", "part1/truncated.jpg"]
@@ -110,7 +115,7 @@ def test_corrupt_and_empty_files_are_skipped_and_listed(settings, image_folder):
 
 
 def test_incremental_update_adds_new_and_removes_deleted_images(settings, siglip, image_folder, monkeypatch):
-    build_image_index_from_folder("photos", image_folder, settings=settings)
+    build_index("photos", FolderSource(image_folder), settings=settings)
     before = _by_key(load_index("photos", settings=settings))
 
     deleted = sorted(image_folder.rglob("image00[0-2].*"))
@@ -118,7 +123,7 @@ def test_incremental_update_adds_new_and_removes_deleted_images(settings, siglip
         path.unlink()
     added = write_images(image_folder, [100, 101, 102, 103, 104])
     calls = _count_embedded(monkeypatch, siglip)
-    report = build_image_index_from_folder("photos", image_folder, settings=settings)
+    report = build_index("photos", FolderSource(image_folder), settings=settings)
 
     assert sum(calls) == 5
     assert (report.added, report.removed, report.kept, report.count) == (
@@ -145,18 +150,18 @@ def test_incremental_update_adds_new_and_removes_deleted_images(settings, siglip
     ]
 
     calls.clear()
-    report = build_image_index_from_folder("photos", image_folder, settings=settings)
+    report = build_index("photos", FolderSource(image_folder), settings=settings)
     assert calls == [] and (report.added, report.removed, report.kept) == (0, 0, IMAGE_COUNT + 2)
 
 
 def test_a_changed_file_is_embedded_again(settings, image_folder):
-    build_image_index_from_folder("photos", image_folder, settings=settings)
+    build_index("photos", FolderSource(image_folder), settings=settings)
     target = next(image_folder.rglob("image005.*"))
     key = target.relative_to(image_folder).as_posix()
     old = _by_key(load_index("photos", settings=settings))[key]
     make_image(500).save(target)
 
-    report = build_image_index_from_folder("photos", image_folder, settings=settings)
+    report = build_index("photos", FolderSource(image_folder), settings=settings)
 
     assert (report.updated, report.embedded, report.count) == (1, 1, IMAGE_COUNT)
     assert not np.allclose(_by_key(load_index("photos", settings=settings))[key], old)
@@ -170,15 +175,13 @@ def test_interrupted_build_resumes_without_recomputing_finished_batches(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_image_index_from_folder(
-            "photos", image_folder, settings=settings, progress=stop_after_two_batches
-        )
+        build_index("photos", FolderSource(image_folder), settings=settings, progress=stop_after_two_batches)
     with pytest.raises(IndexLoadError, match=r"has not finished building.*resume"):
         load_index("photos", settings=settings)
     assert list_indexes(settings) == []
 
     calls = _count_embedded(monkeypatch, siglip)
-    report = build_image_index_from_folder("photos", image_folder, settings=settings)
+    report = build_index("photos", FolderSource(image_folder), settings=settings)
     assert sum(calls) == IMAGE_COUNT - 2 * BATCH_SIZE
     assert (report.resumed, report.embedded, report.count) == (
         2 * BATCH_SIZE,
@@ -188,7 +191,7 @@ def test_interrupted_build_resumes_without_recomputing_finished_batches(
 
     # The resumed index holds exactly what an uninterrupted build makes.
     fresh = settings.with_(index_dir=tmp_path / "fresh")
-    build_image_index_from_folder("photos", image_folder, settings=fresh)
+    build_index("photos", FolderSource(image_folder), settings=fresh)
     resumed, clean = (
         _by_key(load_index("photos", settings=settings)),
         _by_key(load_index("photos", settings=fresh)),
@@ -200,43 +203,43 @@ def test_interrupted_build_resumes_without_recomputing_finished_batches(
 
 
 def test_an_interrupted_commit_leaves_the_previous_index_intact(settings, siglip, image_folder, monkeypatch):
-    build_image_index_from_folder("photos", image_folder, settings=settings)
+    build_index("photos", FolderSource(image_folder), settings=settings)
     before = load_index("photos", settings=settings)
     write_images(image_folder, [200, 201])
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(build_module, "write_manifest", crash)
+    monkeypatch.setattr(IndexStore, "publish", crash)  # the commit point: manifest.json's rename
     with pytest.raises(KeyboardInterrupt):
-        build_image_index_from_folder("photos", image_folder, settings=settings)
+        build_index("photos", FolderSource(image_folder), settings=settings)
     monkeypatch.undo()
 
     still = load_index("photos", settings=settings)
     assert still.manifest == before.manifest and len(still) == IMAGE_COUNT
     verify_index("photos", settings)
     calls = _count_embedded(monkeypatch, siglip)
-    report = build_image_index_from_folder("photos", image_folder, settings=settings)
+    report = build_index("photos", FolderSource(image_folder), settings=settings)
     assert calls == [] and (report.resumed, report.count) == (2, IMAGE_COUNT + 2)
 
 
 def test_rebuilding_with_another_model_needs_rebuild(settings, image_folder):
-    build_image_index_from_folder("photos", image_folder, settings=settings)
+    build_index("photos", FolderSource(image_folder), settings=settings)
     with pytest.raises(IndexMismatchError, match=r"'siglip'.*'clip'"):
-        build_image_index_from_folder("photos", image_folder, model_key="clip", settings=settings)
-    report = build_image_index_from_folder(
-        "photos", image_folder, model_key="clip", settings=settings, rebuild=True
+        build_index("photos", FolderSource(image_folder), BuildOptions(model_key="clip"), settings=settings)
+    report = build_index(
+        "photos", FolderSource(image_folder), BuildOptions(model_key="clip", rebuild=True), settings=settings
     )
     assert report.model_key == "clip" and report.embedded == IMAGE_COUNT
     assert load_index("photos", "clip", settings).dim == 24
 
 
 def test_another_folder_under_the_same_name_is_refused(settings, image_folder, tmp_path):
-    build_image_index_from_folder("photos", image_folder, settings=settings)
+    build_index("photos", FolderSource(image_folder), settings=settings)
     other = tmp_path / "other"
     write_images(other, [1, 2])
     with pytest.raises(InvalidInputError, match="--rebuild"):
-        build_image_index_from_folder("photos", other, settings=settings)
+        build_index("photos", FolderSource(other), settings=settings)
 
 
 def test_sidecar_metadata_is_attached(settings, tmp_path):
@@ -247,7 +250,7 @@ def test_sidecar_metadata_is_attached(settings, tmp_path):
         for n, p in enumerate(paths)
     ]
     (folder / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    build_image_index_from_folder("art", folder, settings=settings)
+    build_index("art", FolderSource(folder), settings=settings)
     rows = {row["path"]: row for row in load_index("art", settings=settings).rows}
     for n, path in enumerate(paths):
         assert rows[path.relative_to(folder).as_posix()]["title"] == f"Work {n}"
@@ -256,19 +259,19 @@ def test_sidecar_metadata_is_attached(settings, tmp_path):
 def test_no_images_is_a_clear_error(settings, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidInputError, match="No images found"):
-        build_image_index_from_folder("nothing", tmp_path / "empty", settings=settings)
+        build_index("nothing", FolderSource(tmp_path / "empty"), settings=settings)
     with pytest.raises(InvalidInputError, match="does not exist"):
-        build_image_index_from_folder("nothing", tmp_path / "missing", settings=settings)
+        build_index("nothing", FolderSource(tmp_path / "missing"), settings=settings)
     with pytest.raises(InvalidInputError, match="not a valid index name"):
-        build_image_index_from_folder("../escape", tmp_path, settings=settings)
+        build_index("../escape", FolderSource(tmp_path), settings=settings)
 
 
 def test_unwritable_index_folder_is_a_clear_error(settings, image_folder, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     with pytest.raises(IndexWriteError, match="--index-dir"):
-        build_image_index_from_folder("photos", image_folder, settings=settings.with_(index_dir=blocker))
-    full = describe_write_error(OSError(errno.ENOSPC, "No space left on device", str(tmp_path)), tmp_path)
+        build_index("photos", FolderSource(image_folder), settings=settings.with_(index_dir=blocker))
+    full = write_error_message(OSError(errno.ENOSPC, "No space left on device", str(tmp_path)), tmp_path)
     assert "disk is full" in full and "resumes" in full
 
 
@@ -305,7 +308,9 @@ def _art_dataset(count: int = 10):
 
 def test_dataset_build_keeps_readable_metadata_and_skips_broken_rows(settings, siglip):
     dataset = _art_dataset()
-    report = build_image_index_from_dataset("art", dataset, caption_column="title", settings=settings)
+    report = build_index(
+        "art", DatasetSource(dataset, kind="image", column="image", caption_column="title"), settings=settings
+    )
 
     assert (report.count, [s.item for s in report.skipped]) == (9, ["row 3"])
     index = load_index("art", "siglip", settings)
@@ -328,16 +333,22 @@ def test_dataset_build_keeps_readable_metadata_and_skips_broken_rows(settings, s
 def test_streamed_dataset_with_limit_grows_incrementally(settings, siglip, monkeypatch):
     dataset = _art_dataset()
     streamed = dataset.to_iterable_dataset()
-    first = build_image_index_from_dataset("art", streamed, limit=5, settings=settings)
+    first = build_index(
+        "art", DatasetSource(streamed, kind="image", column="image", limit=5), settings=settings
+    )
     assert (first.count, first.skipped[0].item) == (4, "row 3")
 
     calls = _count_embedded(monkeypatch, siglip)
-    more = build_image_index_from_dataset("art", dataset.to_iterable_dataset(), limit=8, settings=settings)
+    more = build_index(
+        "art",
+        DatasetSource(dataset.to_iterable_dataset(), kind="image", column="image", limit=8),
+        settings=settings,
+    )
     assert sum(calls) == 3 and (more.added, more.kept, more.count) == (3, 4, 7)
     assert sorted(row["row"] for row in load_index("art", settings=settings).rows) == [0, 1, 2, 4, 5, 6, 7]
 
     in_memory = settings.with_(index_dir=settings.index_dir.parent / "in-memory")
-    build_image_index_from_dataset("art", dataset, limit=8, settings=in_memory)
+    build_index("art", DatasetSource(dataset, kind="image", column="image", limit=8), settings=in_memory)
     streamed_index, memory_index = load_index("art", settings=settings), load_index("art", settings=in_memory)
     np.testing.assert_array_equal(
         np.stack([_by_key(streamed_index)[k] for k in sorted(_by_key(memory_index))]),
@@ -347,21 +358,21 @@ def test_streamed_dataset_with_limit_grows_incrementally(settings, siglip, monke
 
 def test_missing_dataset_column_is_a_clear_error(settings):
     with pytest.raises(InvalidInputError, match=r"no column 'picture'.*image, artist"):
-        build_image_index_from_dataset("art", _art_dataset(2), image_column="picture", settings=settings)
+        build_index("art", DatasetSource(_art_dataset(2), kind="image", column="picture"), settings=settings)
 
 
 KILL_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
 from core.config import Settings
-from core.index import build_image_index_from_folder
+from core.index import FolderSource, build_index
 
 def progress(done, total):
     if done >= int(sys.argv[3]):
         os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no finally: like a power cut
 
 settings = Settings.from_env().with_(index_dir=Path(sys.argv[1]), batch_size=int(sys.argv[4]))
-build_image_index_from_folder("photos", sys.argv[2], settings=settings, progress=progress)
+build_index("photos", FolderSource(sys.argv[2]), settings=settings, progress=progress)
 """
 
 
@@ -381,7 +392,7 @@ def test_a_killed_build_resumes(settings, siglip, image_folder, monkeypatch):
         load_index("photos", settings=settings)
 
     calls = _count_embedded(monkeypatch, siglip)
-    report = build_image_index_from_folder("photos", image_folder, settings=settings)
+    report = build_index("photos", FolderSource(image_folder), settings=settings)
     assert report.resumed == 2 * BATCH_SIZE and sum(calls) == IMAGE_COUNT - 2 * BATCH_SIZE
     assert report.count == IMAGE_COUNT
     verify_index("photos", settings)

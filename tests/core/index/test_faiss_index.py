@@ -5,8 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.index import build_image_index_from_folder, load_index, search_batch
-from core.index import faiss_index as fi
+from core.index import (
+    BuildOptions,
+    FolderSource,
+    ann,
+    ann_tune,
+    build_index,
+    load_index,
+    search_batch,
+)
+from core.index.layout import IndexType
+from core.index.search import prepare_vectors
 from tests.core.index.conftest import IMAGE_COUNT, write_images
 
 
@@ -14,9 +23,9 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _recall_at_10(built: fi.BuiltIndex, vectors: np.ndarray, queries: np.ndarray) -> float:
+def _recall_at_10(built: ann.BuiltIndex, vectors: np.ndarray, queries: np.ndarray) -> float:
     truth = np.argsort(-(queries.astype(np.float64) @ vectors.T.astype(np.float64)), axis=1)[:, :10]
-    _, found = fi.search(built.index, built.index_type, built.params, queries, 10)
+    _, found = ann.search_ann(built, queries, 10)
     return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
 
 
@@ -28,47 +37,49 @@ def random_vectors() -> tuple[np.ndarray, np.ndarray]:
 
 def test_small_indexes_are_exact(random_vectors):
     vectors, queries = random_vectors
-    built = fi.build_index(vectors, exact_threshold=len(vectors))
+    built = ann.build_ann(vectors, exact_threshold=len(vectors))
     assert (built.index_type, built.params) == ("flat", {})
     assert _recall_at_10(built, vectors, queries) == 1.0
 
 
 def test_above_the_threshold_hnsw_reaches_the_recall_target(random_vectors):
     vectors, queries = random_vectors  # held-out queries, not rows of the index
-    built = fi.build_index(vectors, exact_threshold=1000)
+    built = ann.build_ann(vectors, exact_threshold=1000)
     assert built.index_type == "hnsw"
     params = built.params
-    assert params["M"] == fi.HNSW_M and params["ef_construction"] == fi.HNSW_EF_CONSTRUCTION
-    assert params["ef_search"] in fi.EF_SEARCH_STEPS and params["recall_at_10"] >= fi.TUNING_RECALL
+    assert params["M"] == ann.HNSW_M and params["ef_construction"] == ann.HNSW_EF_CONSTRUCTION
+    assert (
+        params["ef_search"] in ann_tune.EF_SEARCH_STEPS and params["recall_at_10"] >= ann_tune.TUNING_RECALL
+    )
     assert _recall_at_10(built, vectors, queries) >= 0.95
 
 
 def test_hnsw_grows_in_place_when_rows_are_only_added(random_vectors):
     vectors, queries = random_vectors
-    first = fi.build_index(vectors[:2000], exact_threshold=1000)
-    grown = fi.build_index(vectors, exact_threshold=1000, base=first)
+    first = ann.build_ann(vectors[:2000], exact_threshold=1000)
+    grown = ann.build_ann(vectors, exact_threshold=1000, base=first)
     assert grown.index is first.index and grown.index.ntotal == len(vectors)
-    np.testing.assert_array_equal(fi.vectors_of(grown.index), vectors)
+    np.testing.assert_array_equal(ann.vectors_of(grown.index), vectors)
     assert _recall_at_10(grown, vectors, queries) >= 0.95
 
 
 def test_an_approximate_index_that_misses_the_target_is_not_kept(random_vectors, monkeypatch):
     vectors, _ = random_vectors
-    monkeypatch.setattr(fi, "EF_SEARCH_STEPS", (1,))  # far too shallow a search to reach 0.95
-    built = fi.build_index(vectors, exact_threshold=1000, hnsw_m=4, ef_construction=8)
+    monkeypatch.setattr(ann_tune, "EF_SEARCH_STEPS", (1,))  # far too shallow a search to reach 0.95
+    built = ann.build_ann(vectors, exact_threshold=1000, hnsw_m=4, ef_construction=8)
     assert built.index_type == "flat" and "recall@10" in built.params["approximate_rejected"]
 
 
 def test_exact_search_breaks_ties_by_id():
     vectors = _unit(np.array([[1, 0], [0, 1], [1, 0], [1, 0]], np.float32))
-    _, ids = fi.exact_search(vectors, vectors[:1], 4)
+    _, ids = ann.exact_search(vectors, vectors[:1], 4)
     assert ids.tolist() == [[0, 2, 3, 1]]
 
 
 def test_a_model_build_above_the_threshold_writes_hnsw_parameters(settings, tmp_path):
     folder = tmp_path / "many"
     write_images(folder, range(IMAGE_COUNT))
-    report = build_image_index_from_folder("many", folder, settings=settings, exact_threshold=10)
+    report = build_index("many", FolderSource(folder), BuildOptions(exact_threshold=10), settings=settings)
     assert report.index_type == "hnsw"
     index = load_index("many", settings=settings)
     manifest = index.manifest
@@ -77,7 +88,7 @@ def test_a_model_build_above_the_threshold_writes_hnsw_parameters(settings, tmp_
         manifest.index_params
     )
     queries = np.random.default_rng(5).standard_normal((20, index.dim)).astype(np.float32)
-    exact = np.argsort(-(fi.prepare_vectors(queries, index.dim) @ index.vectors().T), axis=1)[:, :5]
+    exact = np.argsort(-(prepare_vectors(queries, index.dim) @ index.vectors().T), axis=1)[:, :5]
     found = [[hit.id for hit in hits] for hits in search_batch(index, queries, 5)]
     assert np.mean([len(set(f) & set(e)) / 5 for f, e in zip(found, exact.tolist(), strict=True)]) >= 0.95
 
@@ -96,19 +107,19 @@ def clustered_vectors() -> tuple[np.ndarray, np.ndarray]:
 
 def test_above_the_ivf_threshold_ivf_reaches_the_recall_target(clustered_vectors):
     vectors, queries = clustered_vectors
-    built = fi.build_index(vectors, exact_threshold=1000, ivf_threshold=2000)
+    built = ann.build_ann(vectors, exact_threshold=1000, ivf_threshold=2000)
     assert built.index_type == "ivf"
     params = built.params
-    assert params["nlist"] == fi.ivf_lists(len(vectors)) == 128
-    assert params["nprobe"] in fi.NPROBE_STEPS and params["recall_at_10"] >= fi.TUNING_RECALL
+    assert params["nlist"] == ann.ivf_lists(len(vectors)) == 128
+    assert params["nprobe"] in ann_tune.NPROBE_STEPS and params["recall_at_10"] >= ann_tune.TUNING_RECALL
     assert _recall_at_10(built, vectors, queries) >= 0.95
-    np.testing.assert_array_equal(fi.vectors_of(built.index), vectors)  # a copy, in id order
+    np.testing.assert_array_equal(ann.vectors_of(built.index), vectors)  # a copy, in id order
 
 
 def test_ivf_grows_in_place_and_keeps_its_centroids(clustered_vectors):
     vectors, queries = clustered_vectors
-    first = fi.build_index(vectors[:3000], exact_threshold=1000, kind="ivf")
-    grown = fi.build_index(vectors, exact_threshold=1000, base=first, kind="ivf")
+    first = ann.build_ann(vectors[:3000], exact_threshold=1000, index_type="ivf")
+    grown = ann.build_ann(vectors, exact_threshold=1000, base=first, index_type="ivf")
     assert grown.index is first.index and grown.index.ntotal == len(vectors)
     assert grown.params["nlist"] == first.params["nlist"]
     assert _recall_at_10(grown, vectors, queries) >= 0.95
@@ -116,10 +127,12 @@ def test_ivf_grows_in_place_and_keeps_its_centroids(clustered_vectors):
 
 def test_an_ivf_index_round_trips_memory_mapped(clustered_vectors, tmp_path):
     vectors, queries = clustered_vectors
-    built = fi.build_index(vectors, exact_threshold=1000, kind="ivf")
-    fi.write_index(built.index, tmp_path / "index.faiss")
+    built = ann.build_ann(vectors, exact_threshold=1000, index_type="ivf")
+    ann.write_ann(built.index, tmp_path / "index.faiss")
     for mmap in (False, True):
-        read = fi.read_index(tmp_path / "index.faiss", mmap=mmap)
-        assert fi.describe(read) == ("ivf", 32, len(vectors))
-        expected = fi.search(built.index, "ivf", built.params, queries, 10)
-        np.testing.assert_array_equal(fi.search(read, "ivf", built.params, queries, 10)[1], expected[1])
+        read = ann.read_ann(tmp_path / "index.faiss", mmap=mmap)
+        assert ann.ann_shape(read) == ("ivf", 32, len(vectors))
+        expected = ann.search_ann(built, queries, 10)
+        np.testing.assert_array_equal(
+            ann.search_ann(ann.BuiltIndex(read, IndexType.IVF, built.params), queries, 10)[1], expected[1]
+        )

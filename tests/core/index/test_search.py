@@ -9,14 +9,15 @@ from PIL import Image
 
 from core.errors import IndexLoadError, IndexMismatchError, InvalidInputError
 from core.index import (
-    build_image_index_from_folder,
-    build_text_index_from_file,
+    FolderSource,
+    TextFileSource,
+    build_index,
+    expected_model_id,
     load_index,
     search,
     search_batch,
     verify_index,
 )
-from core.index.search import expected_model_id
 from tests.core.index.conftest import IMAGE_COUNT, make_image
 
 TEXTS = ["a red apple on a wooden table", "a photo of a cat", "a bird flying over the mountains", "ein Foto"]
@@ -35,7 +36,7 @@ def _brute_force(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.n
 
 @pytest.fixture
 def photos(settings, image_folder):
-    build_image_index_from_folder("photos", image_folder, settings=settings)
+    build_index("photos", FolderSource(image_folder), settings=settings)
     return load_index("photos", "siglip", settings)
 
 
@@ -103,7 +104,7 @@ def test_query_vectors_are_normalised_like_the_index(photos):
 def test_image_to_text_and_text_to_text(settings, siglip, tmp_path, image_folder):
     texts = tmp_path / "captions.txt"
     texts.write_text("\n".join(TEXTS) + "\n\n")
-    build_text_index_from_file("captions", texts, settings=settings)
+    build_index("captions", TextFileSource(texts), settings=settings)
     index = load_index("captions", "siglip", settings)
     assert [row["text"] for row in index.rows] == TEXTS and [row["line"] for row in index.rows] == [
         1,

@@ -10,9 +10,10 @@ import pytest
 
 from core.errors import InvalidInputError
 from core.index import (
+    DatasetSource,
+    TextFileSource,
     as_hf_dataset,
-    build_text_index_from_dataset,
-    build_text_index_from_file,
+    build_index,
     load_index,
     search,
     search_batch,
@@ -44,8 +45,8 @@ def _sentence_dataset():
 def test_dataset_column_round_trip_through_datasets(settings, siglip, tmp_path):
     import datasets
 
-    report = build_text_index_from_dataset(
-        "sentences", _sentence_dataset(), text_column="sentence", settings=settings
+    report = build_index(
+        "sentences", DatasetSource(_sentence_dataset(), kind="text", column="sentence"), settings=settings
     )
     assert report.count == 6 and [s.item for s in report.skipped] == ["row 5"]
     index = load_index("sentences", "siglip", settings)
@@ -83,7 +84,7 @@ def test_text_files_give_the_same_index(settings, siglip, tmp_path, kind):
         path.write_text(
             "".join(json.dumps({"caption": t, "n": n}) + "\n" for n, t in enumerate(texts)), "utf-8"
         )
-    build_text_index_from_file("texts", path, text_column="caption", settings=settings)
+    build_index("texts", TextFileSource(path, text_column="caption"), settings=settings)
     index = load_index("texts", settings=settings)
     assert [row["text"] for row in index.rows] == texts
     np.testing.assert_allclose(index.vectors(), siglip.embed_texts(texts), atol=1e-6)
@@ -94,7 +95,7 @@ def test_text_files_give_the_same_index(settings, siglip, tmp_path, kind):
 def test_editing_a_text_file_embeds_only_new_texts(settings, siglip, tmp_path, monkeypatch):
     path = tmp_path / "texts.txt"
     path.write_text("one cat\ntwo dogs\nthree birds\n")
-    build_text_index_from_file("texts", path, settings=settings)
+    build_index("texts", TextFileSource(path), settings=settings)
     path.write_text("zero fish\none cat\nthree birds\nfour cars\n")
 
     calls: list[int] = []
@@ -102,7 +103,7 @@ def test_editing_a_text_file_embeds_only_new_texts(settings, siglip, tmp_path, m
     monkeypatch.setattr(
         siglip, "embed_texts", lambda texts, **kw: calls.append(len(texts)) or original(texts, **kw)
     )
-    report = build_text_index_from_file("texts", path, settings=settings)
+    report = build_index("texts", TextFileSource(path), settings=settings)
 
     assert sum(calls) == 2 and (report.added, report.removed, report.kept) == (2, 1, 2)
     index = load_index("texts", settings=settings)
@@ -115,9 +116,9 @@ def test_text_file_errors_are_clear(settings, tmp_path):
     path = tmp_path / "texts.csv"
     path.write_text("a,b\n1,2\n")
     with pytest.raises(InvalidInputError, match=r"no column 'text'.*--text-column"):
-        build_text_index_from_file("texts", path, settings=settings)
+        build_index("texts", TextFileSource(path), settings=settings)
     (tmp_path / "texts.pdf").write_bytes(b"%PDF-1.4")
     with pytest.raises(InvalidInputError, match=r"\.txt file"):
-        build_text_index_from_file("texts", tmp_path / "texts.pdf", settings=settings)
+        build_index("texts", TextFileSource(tmp_path / "texts.pdf"), settings=settings)
     with pytest.raises(InvalidInputError, match="does not exist"):
-        build_text_index_from_file("texts", tmp_path / "missing.txt", settings=settings)
+        build_index("texts", TextFileSource(tmp_path / "missing.txt"), settings=settings)

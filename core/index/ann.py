@@ -1,12 +1,10 @@
-"""FAISS indexes: which type for which size, building, tuning, reading (memory-mapped) and searching.
+"""FAISS indexes: which type for which size, building, reading (memory-mapped), writing and searching.
 
 Every vector is L2-normalised float32, so inner product is cosine similarity. Up to `EXACT_THRESHOLD`
 rows an index is exact (`IndexFlatIP`); above it, HNSW, and above `IVF_THRESHOLD` IVF-Flat (an HNSW
-graph of a million 768-d rows takes far longer to build on 2 cores than IVF's k-means). An HNSW
-index's `efSearch`, or an IVF index's `nprobe`, is raised until its recall@10 against exact search
-reaches `TUNING_RECALL` on held-out rows (the last rows, added to the index after the measurement).
-If no setting gets there (high-dimensional vectors with no neighbourhood structure, such as uniform
-noise), the index stays exact: an approximate index is never kept below `MIN_RECALL`.
+graph of a million 768-d rows takes far longer to build on 2 cores than IVF's k-means). The search
+breadth of an approximate index is tuned on held-out rows (`core.index.ann_tune`); if no setting
+reaches `ann_tune.MIN_RECALL`, the index stays exact.
 
 Exact search is a BLAS matrix product over FAISS's own vector storage (no copy, memory-mapped or not).
 On our 2-core machines `IndexFlatIP.search` with FAISS's default 2 OpenMP threads was 1.5-4x slower
@@ -24,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import IndexMismatchError, InvalidInputError
-from core.vectors import normalize
+from core.index import ann_tune
+from core.index.layout import IndexType
 
 #: Largest index searched exactly. Measured with benchmarks/index_threshold.py on 2 cores at D=768:
 #: exact search of one query takes about 1.5 ms per 10k rows on a quiet machine (7 ms at 50k, 15 ms
@@ -36,25 +34,13 @@ EXACT_THRESHOLD = 50_000
 #: held-out clustered 768-d rows at 25k-100k rows; adding 50k rows takes about 27 s on 2 cores.
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-#: efSearch values tried, smallest first, until the measured recall reaches TUNING_RECALL.
-EF_SEARCH_STEPS = (16, 32, 64, 128, 256, 512, 1024)
 #: Above this many rows, IVF-Flat instead of HNSW. Measured with benchmarks/search_scale.py on 2 cores
 #: (nested-cluster 768-d rows, held-out queries): at 200k rows HNSW took 129 s to build (p50 0.87 ms,
 #: recall@10 0.997) and IVF 16 s (0.46 ms, 0.978); at 1M rows IVF took 100 s (nprobe 16: p50 2.0 ms,
 #: recall@10 0.993) where HNSW would take over 10 minutes.
 IVF_THRESHOLD = 200_000
-#: nprobe values tried for IVF, smallest first, as EF_SEARCH_STEPS for HNSW.
-NPROBE_STEPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 #: k-means training sample of IVF: this many rows per inverted list (FAISS asks for 39 to 256).
 IVF_TRAINING_ROWS_PER_LIST = 40
-#: Recall@10 the tuning aims at (with a margin over MIN_RECALL for queries unlike the sample).
-TUNING_RECALL = 0.97
-#: Below this recall@10 an approximate index is not kept.
-MIN_RECALL = 0.95
-#: Held-out rows used as queries when measuring recall (at most a fifth of the new rows), and the
-#: fewest new rows worth measuring when rows are added to an existing graph.
-RECALL_QUERIES = 256
-MIN_HELD_OUT = 64
 #: Index files at least this large are memory-mapped instead of read into memory (load_index default).
 MMAP_MIN_BYTES = 256 * 1024 * 1024
 
@@ -69,36 +55,14 @@ def _faiss() -> Any:
 
 @dataclass
 class BuiltIndex:
-    """A FAISS index with its type ("flat", "hnsw" or "ivf") and the parameters recorded in the manifest."""
+    """A FAISS index with its type and the parameters recorded in the manifest."""
 
     index: Any
-    index_type: str
+    index_type: IndexType
     params: dict[str, Any]
 
 
-def prepare_vectors(vectors: Any, dim: int, what: str = "query vectors") -> np.ndarray:
-    """Return (n, dim) C-contiguous float32 rows, L2-normalised by the same function as indexed rows.
-
-    Raises:
-        IndexMismatchError: the vectors do not have `dim` columns.
-        InvalidInputError: not a 1-D or 2-D array of finite numbers.
-    """
-    array = np.asarray(vectors, dtype=np.float32)
-    if array.ndim == 1:
-        array = array[None, :]
-    if array.ndim != 2:
-        raise InvalidInputError(f"The {what} must be a 1-D or 2-D array, got shape {array.shape}.")
-    if array.shape[1] != dim:
-        raise IndexMismatchError(
-            f"The {what} have dimension {array.shape[1]}, but the index holds {dim}-dimensional vectors: "
-            "embed them with the model the index was built with."
-        )
-    if not np.isfinite(array).all():
-        raise InvalidInputError(f"The {what} contain NaN or infinite values.")
-    return np.ascontiguousarray(normalize(array))
-
-
-def build_index(
+def build_ann(
     vectors: np.ndarray,
     exact_threshold: int = EXACT_THRESHOLD,
     *,
@@ -106,7 +70,7 @@ def build_index(
     hnsw_m: int = HNSW_M,
     ef_construction: int = HNSW_EF_CONSTRUCTION,
     ivf_threshold: int = IVF_THRESHOLD,
-    kind: str | None = None,
+    index_type: IndexType | None = None,
 ) -> BuiltIndex:
     """Make the index for `vectors`: exact up to `exact_threshold` rows, HNSW above it, IVF-Flat
     above `ivf_threshold`.
@@ -119,7 +83,7 @@ def build_index(
             centroids) instead of building a new one.
         hnsw_m, ef_construction: HNSW construction parameters.
         ivf_threshold: Largest N indexed with HNSW rather than IVF.
-        kind: "hnsw" or "ivf" to choose the approximate type whatever N is (N above exact_threshold).
+        index_type: HNSW or IVF whatever N is (N above exact_threshold).
 
     Returns:
         The index, its type and the parameters to record (HNSW: M, ef_construction, ef_search; IVF:
@@ -129,54 +93,68 @@ def build_index(
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     count, dim = vectors.shape
     if count <= exact_threshold:
-        return BuiltIndex(flat_index(vectors), "flat", {})
-    kind = kind or ("ivf" if count > ivf_threshold else "hnsw")
-    if kind == "ivf":
-        params = {"nlist": ivf_lists(count)}
-        reusable = _reusable(base, "ivf", {"nlist": None}, count)
+        return BuiltIndex(flat_index(vectors), IndexType.FLAT, {})
+    kind = IndexType(index_type or (IndexType.IVF if count > ivf_threshold else IndexType.HNSW))
+    if kind == IndexType.IVF:
+        params: dict[str, Any] = {"nlist": ivf_lists(count)}
+        reusable = _reusable(base, kind, {"nlist": None}, count)
     else:
         params = {"M": hnsw_m, "ef_construction": ef_construction}
-        reusable = _reusable(base, "hnsw", params, count)
+        reusable = _reusable(base, kind, params, count)
     start = base.index.ntotal if reusable else 0  # type: ignore[union-attr]
-    held_out = min(RECALL_QUERIES, (count - start) // 5)
+    held_out = min(ann_tune.RECALL_QUERIES, (count - start) // 5)
     if held_out < 1 and not reusable:
         reason = (
             f"{count} rows are too few to measure the recall of {kind.upper()}, so the index stays exact."
         )
-        return BuiltIndex(flat_index(vectors), "flat", {"approximate_rejected": reason})
-    if reusable and held_out < MIN_HELD_OUT:
+        return BuiltIndex(flat_index(vectors), IndexType.FLAT, {"approximate_rejected": reason})
+    if reusable and held_out < ann_tune.MIN_HELD_OUT:
         # Too few new rows to measure anything: the index barely changes, keep the measured setting.
         base.index.add(vectors[start:])  # type: ignore[union-attr]
         return BuiltIndex(base.index, kind, dict(base.params))  # type: ignore[union-attr]
-    # The last rows join the index only after they have served as queries: held-out queries.
-    split = count - held_out
     if reusable:
         index = base.index  # type: ignore[union-attr]
         params = {key: base.params[key] for key in params}  # type: ignore[union-attr]
-    elif kind == "ivf":
-        index = _trained_ivf(vectors[:split], params["nlist"])
+    elif kind == IndexType.IVF:
+        index = _trained_ivf(vectors[: count - held_out], params["nlist"])
     else:
         index = _faiss().IndexHNSWFlat(dim, hnsw_m, _faiss().METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
+    return _tuned(index, kind, params, vectors, start, held_out, exact_threshold)
+
+
+def _tuned(
+    index: Any,
+    kind: IndexType,
+    params: dict[str, Any],
+    vectors: np.ndarray,
+    start: int,
+    held_out: int,
+    exact_threshold: int,
+) -> BuiltIndex:
+    """Add rows `start:` to `index`, the last `held_out` only after they served as tuning queries."""
+    count = len(vectors)
+    split = count - held_out
     index.add(vectors[start:split])
-    if kind == "ivf":
-        setting, recall = tune_nprobe(index, vectors[:split], vectors[split:])
-        name, steps = "nprobe", NPROBE_STEPS
+    if kind == IndexType.IVF:
+        setting, recall = ann_tune.tune_nprobe(index, vectors[:split], vectors[split:])
+        name, steps = "nprobe", ann_tune.NPROBE_STEPS
     else:
-        setting, recall = tune_ef_search(index, vectors[:split], vectors[split:])
-        name, steps = "ef_search", EF_SEARCH_STEPS
+        setting, recall = ann_tune.tune_ef_search(index, vectors[:split], vectors[split:])
+        name, steps = "ef_search", ann_tune.EF_SEARCH_STEPS
     index.add(vectors[split:])
     if setting is None:
         reason = (
-            f"{kind.upper()} reached recall@10 {recall:.3f} < {MIN_RECALL} even at {name} {steps[-1]} "
-            f"({count} rows above the exact threshold {exact_threshold}), so the index stays exact."
+            f"{kind.upper()} reached recall@10 {recall:.3f} < {ann_tune.MIN_RECALL} even at {name} "
+            f"{steps[-1]} ({count} rows above the exact threshold {exact_threshold}), so the index stays "
+            "exact."
         )
-        return BuiltIndex(flat_index(vectors), "flat", {"approximate_rejected": reason})
-    params.update({name: setting, "recall_at_10": round(recall, 4), "recall_queries": held_out})
+        return BuiltIndex(flat_index(vectors), IndexType.FLAT, {"approximate_rejected": reason})
+    params = {**params, name: setting, "recall_at_10": round(recall, 4), "recall_queries": held_out}
     return BuiltIndex(index, kind, params)
 
 
-def _reusable(base: BuiltIndex | None, kind: str, params: dict[str, Any], count: int) -> bool:
+def _reusable(base: BuiltIndex | None, kind: IndexType, params: dict[str, Any], count: int) -> bool:
     """Whether `base` can take the new rows: same type and parameters (None: any value)."""
     return (
         base is not None
@@ -210,49 +188,6 @@ def flat_index(vectors: np.ndarray) -> Any:
     return index
 
 
-def tune_ef_search(
-    index: Any, indexed: np.ndarray, queries: np.ndarray, k: int = 10, target: float = TUNING_RECALL
-) -> tuple[int | None, float]:
-    """Smallest efSearch of EF_SEARCH_STEPS whose recall@k against exact search reaches `target`.
-
-    Args:
-        index: HNSW index holding exactly the rows `indexed`.
-        indexed: Its rows.
-        queries: Rows that are *not* in the index. Queries taken from the indexed rows would find
-            themselves and their graph neighbours far too easily (recall 0.99 where held-out queries
-            get 0.89 in our tests).
-
-    Returns:
-        (efSearch, recall reached); efSearch is the largest step when only MIN_RECALL is reached, and
-        None when not even that is.
-    """
-    return _tune(lambda q, d, ef: hnsw_search(index, q, d, ef), EF_SEARCH_STEPS, indexed, queries, k, target)
-
-
-def tune_nprobe(
-    index: Any, indexed: np.ndarray, queries: np.ndarray, k: int = 10, target: float = TUNING_RECALL
-) -> tuple[int | None, float]:
-    """Smallest nprobe of NPROBE_STEPS (up to nlist) reaching `target`, as `tune_ef_search`."""
-    steps = tuple(sorted({min(step, index.nlist) for step in NPROBE_STEPS}))
-    return _tune(lambda q, d, nprobe: ivf_search(index, q, d, nprobe), steps, indexed, queries, k, target)
-
-
-def _tune(
-    search_with: Any, steps: tuple[int, ...], indexed: np.ndarray, queries: np.ndarray, k: int, target: float
-) -> tuple[int | None, float]:
-    depth = min(k, len(indexed))
-    _, truth = exact_search(indexed, queries, depth)
-    recall = 0.0
-    for step in steps:
-        _, found = search_with(queries, depth, step)
-        recall = float(np.mean([len(set(f) & set(t)) / depth for f, t in zip(found, truth, strict=True)]))
-        if recall >= target:
-            return step, recall
-    if recall >= MIN_RECALL:
-        return steps[-1], recall
-    return None, recall
-
-
 def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Brute-force top-k by inner product: (Q, k) scores and ids, best first, ties by smaller id."""
     count = len(vectors)
@@ -282,13 +217,12 @@ def ivf_search(index: Any, queries: np.ndarray, k: int, nprobe: int) -> tuple[np
     return index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)
 
 
-def search(
-    index: Any, index_type: str, params: dict[str, Any], queries: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
+def search_ann(built: BuiltIndex, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top-k of prepared queries: (Q, k') scores and ids, best first; FAISS's -1 padding is left as is."""
-    if index_type == "hnsw":
+    index, params = built.index, built.params
+    if built.index_type == IndexType.HNSW:
         return hnsw_search(index, queries, min(k, index.ntotal), int(params.get("ef_search", 64)))
-    if index_type == "ivf":
+    if built.index_type == IndexType.IVF:
         return ivf_search(index, queries, min(k, index.ntotal), int(params.get("nprobe", 32)))
     return exact_search(vectors_of(index), queries, k)
 
@@ -316,7 +250,7 @@ def vectors_of(index: Any) -> np.ndarray:
     return view
 
 
-def write_index(index: Any, path: Path) -> None:
+def write_ann(index: Any, path: Path) -> None:
     # Through a Python file object: a full disk then raises OSError (ENOSPC), which the build reports as
     # such. FAISS's own file writer raises RuntimeError instead, or when only its final flush fails,
     # prints "close error" and returns, leaving a truncated file.
@@ -325,14 +259,15 @@ def write_index(index: Any, path: Path) -> None:
         faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))
 
 
-def read_index(path: Path, mmap: bool) -> Any:
+def read_ann(path: Path, mmap: bool) -> Any:
     """Read an index file; with `mmap`, its vectors (and graph) stay on disk and are paged in on use."""
     faiss = _faiss()
     return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
 
 
-def describe(index: Any) -> tuple[str, int, int]:
-    """(type, dimension, row count) of a FAISS index read from disk."""
+def ann_shape(index: Any) -> tuple[str, int, int]:
+    """(type, dimension, row count) of a FAISS index read from disk; the type names what the file
+    really holds ("flat", "hnsw", "ivf", or FAISS's class name, marked when not inner product)."""
     faiss = _faiss()
     index = faiss.downcast_index(index)
     if isinstance(index, faiss.IndexHNSW):

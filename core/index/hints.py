@@ -1,0 +1,85 @@
+"""How to fix it: the one place where the index core spells out commands and flags in its messages.
+
+The core is a library; its errors say what went wrong, and end with the way out a user of the
+command line (the most common reader) can run. Keeping every such sentence here means the core's other
+modules never need to know the CLI's syntax.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+INDEX_DIR = "--index-dir PATH (or SIGLIP_PROJECTS_INDEX_DIR)"
+REPLACE = "add --rebuild (rebuild=True) to replace it"
+
+
+def build_command(name: str) -> str:
+    """How to build a new index `name` from any source."""
+    return f"python app.py index build {name} --folder PATH"
+
+
+def resume_hint(name: str) -> str:
+    return f"Re-run the same `python app.py index build {name} ...` command to resume it."
+
+
+def missing_hint(name: str) -> str:
+    return (
+        f"Build one with `{build_command(name)}` (or `--dataset NAME`, `--texts FILE`), or point "
+        "--index-dir / SIGLIP_PROJECTS_INDEX_DIR at the folder that holds it."
+    )
+
+
+def rebuild_hint(name: str, source: Mapping[str, Any] | None = None, model_key: str | None = None) -> str:
+    """How to rebuild index `name`, as specific as its manifest's source allows."""
+    return f"Rebuild it with `{rebuild_command(name, source, model_key)}`."
+
+
+def rebuild_command(name: str, source: Mapping[str, Any] | None = None, model_key: str | None = None) -> str:
+    """The `index build` command that rebuilds index `name` from a manifest's `source`."""
+    source = source or {}
+    parts = ["python app.py index build", name]
+    kind = source.get("type")
+    if kind == "folder":
+        parts += ["--folder", _quote(source.get("path", "PATH"))]
+    elif kind == "dataset":
+        parts += ["--dataset", _quote(source.get("name", "NAME")), "--split", source.get("split", "train")]
+        if source.get("config"):
+            parts += ["--config", source["config"]]
+        column = source.get("text_column") or source.get("image_column")
+        parts += ["--text-column" if source.get("text_column") else "--image-column", column or "image"]
+        if source.get("limit"):
+            parts += ["--limit", str(source["limit"])]
+    elif kind == "file":
+        parts += ["--texts", _quote(source.get("path", "FILE"))]
+        if source.get("text_column"):
+            parts += ["--text-column", source["text_column"]]
+    else:
+        parts += ["--folder PATH"]
+    if model_key:
+        parts += ["--model-key", model_key]
+    return " ".join([*parts, "--rebuild"])
+
+
+def same_language_hint() -> str:
+    return f"Use the same --language, or {REPLACE}."
+
+
+def other_name_hint() -> str:
+    return f"Choose another index name, or {REPLACE}."
+
+
+def disk_full_hint() -> str:
+    return (
+        f"Free some space, or build the index on another disk with {INDEX_DIR}; re-running the same "
+        "command resumes the build."
+    )
+
+
+def writable_hint() -> str:
+    return f"Choose a writable folder with {INDEX_DIR}."
+
+
+def _quote(text: Any) -> str:
+    return shlex.quote(str(text))

@@ -1,0 +1,155 @@
+"""Builds that run in the background, and where each stands; the app's default WikiArt gallery.
+
+On start-up, when no `wikiart` index exists and `SIGLIP_PROJECTS_WIKIART_SIZE` > 0, the app indexes
+the first paintings of the Hub dataset `huggan/wikiart` as a background job; the index stays for later
+starts (an interrupted build resumes). Offline the job fails at once and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from core.config import Settings
+from core.errors import SiglipProjectsError
+from core.index.catalog import catalog
+from core.index.layout import Kind
+from core.progress import ProgressCallback
+from core.registry import DEFAULT_MODEL_KEY
+
+log = logging.getLogger(__name__)
+
+WIKIART_INDEX = "wikiart"
+WIKIART_DATASET = "huggan/wikiart"
+WIKIART_MODEL = DEFAULT_MODEL_KEY
+WIKIART_COLUMNS = ("artist", "style", "genre")
+
+
+class JobState(str, Enum):
+    IDLE = "idle"
+    OFF = "off"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """Where a background build stands: its state, progress (done of total) and failure message."""
+
+    state: JobState = JobState.IDLE
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    started: float = 0.0
+
+
+#: A job's work: builds with the progress callback it is given, returns the build's report.
+Work = Callable[[ProgressCallback], Any]
+
+
+class Jobs:
+    """Background builds by name: at most one running per name; their status, safe to read anytime."""
+
+    def __init__(self) -> None:
+        self._status: dict[str, JobStatus] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def status(self, name: str) -> JobStatus:
+        with self._lock:
+            return self._status.get(name, JobStatus())
+
+    def running(self, name: str) -> bool:
+        return self.status(name).state == JobState.RUNNING
+
+    def set(self, name: str, **changes: Any) -> None:
+        with self._lock:
+            self._status[name] = replace(self._status.get(name, JobStatus()), **changes)
+
+    def forget(self, name: str) -> None:
+        """Drop a finished job's status (a running job keeps running)."""
+        with self._lock:
+            if self._status.get(name, JobStatus()).state != JobState.RUNNING:
+                self._status.pop(name, None)
+
+    def start(self, name: str, work: Work, total: int = 0) -> threading.Thread:
+        """Run `work` in a daemon thread unless a job `name` is running (then return that one's thread).
+
+        The job's status follows the progress `work` reports; it ends DONE with the report's count, or
+        FAILED with the error's message (a bug is logged with its traceback, never lost).
+        """
+        with self._lock:
+            thread = self._threads.get(name)
+            if thread is not None and thread.is_alive():
+                return thread
+            self._status[name] = JobStatus(JobState.RUNNING, 0, total, "", time.monotonic())
+            thread = threading.Thread(
+                target=self._run, args=(name, work, total), name=f"job-{name}", daemon=True
+            )
+            self._threads[name] = thread
+        thread.start()
+        return thread
+
+    def _run(self, name: str, work: Work, total: int) -> None:
+        last_log = [0.0]
+
+        def progress(done: int, expected: int) -> None:
+            self.set(name, done=done, total=expected or total)
+            if time.monotonic() - last_log[0] > 10 or done >= (expected or total):
+                last_log[0] = time.monotonic()
+                log.info("Job %s: %d/%d", name, done, expected or total)
+
+        try:
+            report = work(progress)
+        except SiglipProjectsError as error:
+            log.warning("Background build %s failed: %s", name, error)
+            self.set(name, state=JobState.FAILED, message=str(error))
+            return
+        except Exception as error:  # a background thread must report, never die silently
+            log.exception("Background build %s failed", name)
+            self.set(name, state=JobState.FAILED, message=f"{type(error).__name__}: {error}")
+            return
+        count = getattr(report, "count", 0)
+        self.set(name, state=JobState.DONE, done=count, total=count, message="")
+
+
+#: The process's background builds.
+jobs = Jobs()
+
+
+def start_default_gallery(settings: Settings, off_message: str = "") -> threading.Thread | None:
+    """Start building the WikiArt gallery in the background if it is missing and wanted.
+
+    Returns:
+        The job's thread, or None when nothing is built (the index exists, or the size setting is 0;
+        then the job's state is OFF with `off_message`).
+    """
+    size = max(0, settings.wikiart_size)
+    if size == 0:
+        jobs.set(WIKIART_INDEX, state=JobState.OFF, message=off_message)
+        return None
+    if any(entry.name == WIKIART_INDEX for entry in catalog(settings).entries(Kind.IMAGE)):
+        return None
+    log.info("No '%s' index: building it from %d rows of %s", WIKIART_INDEX, size, WIKIART_DATASET)
+    return jobs.start(WIKIART_INDEX, lambda progress: _build_wikiart(settings, size, progress), total=size)
+
+
+def _build_wikiart(settings: Settings, size: int, progress: ProgressCallback) -> Any:
+    from core.index.build import BuildOptions, build_index
+    from core.index.sources import DatasetSource
+
+    source = DatasetSource(
+        WIKIART_DATASET, kind="image", column="image", split="train", limit=size,
+        metadata_columns=list(WIKIART_COLUMNS),
+    )  # fmt: skip
+    report = build_index(
+        WIKIART_INDEX, source, BuildOptions(model_key=WIKIART_MODEL), settings=settings, progress=progress
+    )
+    log.info("WikiArt gallery ready: %d paintings in %.0f s", report.count, report.seconds)
+    return report

@@ -1,0 +1,146 @@
+"""What a build does with each item: keep it, take it from an interrupted build, embed it, or skip it.
+
+The plan crosses the source with the index being updated and the finished batches of `.partial/`:
+an item whose key and signature the index already holds is kept (its vector and thumbnail reused), one
+a finished batch holds is resumed, and any other is embedded. As the build goes, the plan keeps the
+ledger (what was kept, embedded, skipped) from which `outcome()` assembles the rows of the new version:
+the kept rows in their old order, then the new rows in source order. Items the source no longer has
+are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from core.index.loaded import LoadedIndex
+from core.index.partial import PartialBuild
+from core.index.sources import Item, Source
+
+
+class Action(str, Enum):
+    KEEP = "keep"
+    RESUME = "resume"
+    EMBED = "embed"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An item left out of the index: `item` names it (relative path, "row 12"...), `reason` says why."""
+
+    item: str
+    reason: str
+
+
+@dataclass
+class Outcome:
+    """The new version's rows, and how they came about.
+
+    Attributes:
+        rows: Metadata rows in index order (the index's own `_key`, `_signature`, `_thumbnail` first).
+        kept_rows: Rows of the previous version that are kept, in order.
+        new_keys: Keys of the rows after the kept ones, in order (embedded or resumed).
+        added, updated, removed: New keys; keys re-embedded because they changed; keys gone.
+    """
+
+    rows: list[dict[str, Any]]
+    kept_rows: list[int]
+    new_keys: list[str]
+    added: int
+    updated: int
+    removed: int
+
+
+@dataclass
+class Plan:
+    """The plan and ledger of one build of `source` over `existing` (None: a first build)."""
+
+    source: Source
+    existing: LoadedIndex | None
+    partial: PartialBuild
+    seen: dict[str, Item] = field(default_factory=dict)  # every item of the source, payload dropped
+    kept: dict[str, int] = field(default_factory=dict)  # key -> row in the existing index
+    new_keys: list[str] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    resumed: int = 0
+    embedded: int = 0
+
+    def action(self, item: Item) -> Action:
+        if self.existing is not None:
+            row = self.existing.row_of.get(item.key)
+            if row is not None and self.existing.rows[row].get("_signature") == item.signature:
+                return Action.KEEP
+        return Action.RESUME if self.partial.has(item) else Action.EMBED
+
+    def items(self) -> tuple[Iterable[Item], int]:
+        """The source's items and the progress total: for sources that list cheaply, the items to
+        embed (known before the first batch); for streamed ones, the rows expected (0: unknown)."""
+        if self.source.listable:
+            items = list(self.source.items())
+            return items, sum(self.action(item) == Action.EMBED for item in items)
+        return self.source.items(), self.source.expected_count() or 0
+
+    def progress(self, actions: Iterable[Action]) -> int:
+        """How far a chunk of this many items advances the progress count (see `items`)."""
+        if self.source.listable:
+            return sum(action in (Action.EMBED, Action.SKIP) for action in actions)
+        return sum(1 for _ in actions)
+
+    def saw(self, item: Item, action: Action, reason: str = "") -> None:
+        """Record an item of the source: what was done with it, unless it is yet to be embedded."""
+        self.seen[item.key] = item.without_payload()
+        if action == Action.KEEP:
+            self.kept[item.key] = self.existing.row_of[item.key]  # type: ignore[union-attr]
+        elif action == Action.RESUME:
+            self.resumed += 1
+            self.new_keys.append(item.key)
+        elif action == Action.SKIP:
+            self.skipped.append(SkippedItem(item.label, reason))
+
+    def did_embed(self, keys: list[str]) -> None:
+        self.new_keys += keys
+        self.embedded += len(keys)
+
+    def outcome(self) -> Outcome:
+        existing = self.existing
+        kept_rows = sorted(self.kept.values())
+        order = [existing.rows[row]["_key"] for row in kept_rows] if existing else []
+        order += self.new_keys
+        old_keys = set(existing.row_of) if existing else set()
+        return Outcome(
+            rows=[self._row(key) for key in order],
+            kept_rows=kept_rows,
+            new_keys=list(self.new_keys),
+            added=len(set(self.new_keys) - old_keys),
+            updated=len(set(self.new_keys) & old_keys),
+            removed=len(old_keys - set(order)),
+        )
+
+    def _row(self, key: str) -> dict[str, Any]:
+        item = self.seen[key]
+        if key in self.kept:
+            old = self.existing.rows[self.kept[key]]  # type: ignore[union-attr]
+            derived = {k: old[k] for k in ("_thumbnail", "width", "height") if k in old}
+        else:
+            derived = self.partial.entries[key].derived
+        internal = {"_key": item.key, "_signature": item.signature, "_thumbnail": derived.get("_thumbnail")}
+        public = {k: v for k, v in derived.items() if not k.startswith("_")}
+        return {**internal, **item.metadata, **public}
+
+    def vectors(self, outcome: Outcome) -> np.ndarray:
+        """The vectors of `outcome.rows`: kept ones from the existing index, new ones from `.partial/`."""
+        parts = []
+        if self.existing is not None and outcome.kept_rows:
+            parts.append(self.existing.vectors()[outcome.kept_rows])
+        if outcome.new_keys:
+            parts.append(self.partial.vectors(outcome.new_keys))
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def appends(self, outcome: Outcome) -> bool:
+        """True when the new version is the existing one plus rows at the end (its ANN can grow)."""
+        return self.existing is not None and outcome.kept_rows == list(range(len(self.existing.rows)))
