@@ -223,6 +223,21 @@ def test_an_interrupted_commit_leaves_the_previous_index_intact(settings, siglip
     assert calls == [] and (report.resumed, report.count) == (2, IMAGE_COUNT + 2)
 
 
+def test_a_damaged_index_is_not_updated_but_can_be_rebuilt(settings, image_folder):
+    build_index("photos", FolderSource(image_folder), settings=settings)
+    (data,) = (settings.index_dir / "photos").glob("v*/index.faiss")
+    data.write_bytes(data.read_bytes()[:-10])
+    # The build reads the index as a search does: the same verdict, the same way out.
+    with pytest.raises(IndexLoadError, match=r"damaged.*index\.faiss.*--rebuild") as build_error:
+        build_index("photos", FolderSource(image_folder), settings=settings)
+    with pytest.raises(IndexLoadError) as search_error:
+        load_index("photos", settings=settings)
+    assert str(build_error.value) == str(search_error.value)
+    report = build_index("photos", FolderSource(image_folder), BuildOptions(rebuild=True), settings=settings)
+    assert report.count == IMAGE_COUNT and report.embedded == IMAGE_COUNT
+    verify_index("photos", settings)
+
+
 def test_rebuilding_with_another_model_needs_rebuild(settings, image_folder):
     build_index("photos", FolderSource(image_folder), settings=settings)
     with pytest.raises(IndexMismatchError, match=r"'siglip'.*'clip'"):
