@@ -16,11 +16,14 @@ from core.config import Settings
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
 from core.images import sketch_to_image
+from core.limits import check_query, quote
 from core.registry import DEFAULT_MODEL_KEY, get_spec
 
 DEFAULT_K = 9
 MAX_K = 48
 DEFAULT_MODEL = DEFAULT_MODEL_KEY
+#: Characters of the query the status line repeats.
+STATUS_QUOTE_CHARS = 80
 #: (gallery items as (thumbnail path, caption), status in Markdown).
 SearchOutput = tuple[list[tuple[str, str]], str]
 
@@ -46,12 +49,20 @@ def draw_search(sketch: Any, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> 
 
 
 def text_search(query: str, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> Iterator[SearchOutput]:
-    """Find the `k` paintings that best match a text description. Yields `(gallery, status)`."""
-    if not query or not query.strip():
+    """Find the `k` paintings that best match a text description. Yields `(gallery, status)`.
+
+    Raises:
+        gr.Error: the query is over `core.limits.MAX_TEXT_CHARS` characters (refused before any model runs).
+    """
+    try:
+        query = check_query("" if query is None else query).strip()
+    except SiglipProjectsError as error:
+        raise user_error(error) from None
+    if not query:
         gr.Warning(texts.TEXT_EMPTY)
         yield [], texts.TEXT_EMPTY
         return
-    yield from _search(query.strip(), k, model, f"“{query.strip()}”")
+    yield from _search(query, k, model, quote(query, STATUS_QUOTE_CHARS))
 
 
 def image_search(

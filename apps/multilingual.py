@@ -9,10 +9,17 @@ import gradio as gr
 from PIL import Image
 
 from apps import examples, texts
-from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
+from apps.common import (
+    DEFAULT_TOP_K,
+    MODEL_CONCURRENCY_ID,
+    build_model_columns,
+    compare_models,
+    user_error,
+)
 from apps.components import image_upload
 from core.config import Settings
-from core.languages import NLLB_LANGUAGES, detect_language, language_choices, language_name
+from core.errors import SiglipProjectsError
+from core.languages import check_language_code, detect_language, language_choices, language_name
 from core.zeroshot import MAX_LABELS
 
 MODEL_KEYS: tuple[str, ...] = ("siglip-multilingual", "siglip2", "nllb-clip", "mclip")
@@ -29,15 +36,13 @@ def resolve_language(language: str | None, labels: str) -> tuple[str, str]:
         gr.Error: an unknown code.
     """
     if not language or language == texts.LANGUAGE_AUTO:
-        code = detect_language(labels or "")
+        code = detect_language(labels if isinstance(labels, str) else "")
         return code, f"Source language: **{language_name(code)}** (`{code}`), guessed from the labels."
-    if language not in NLLB_LANGUAGES:
-        raise gr.Error(
-            f"'{language}' is not an NLLB language code. Pick a language from the list "
-            "(codes look like deu_Latn, jpn_Jpan, arb_Arab).",
-            print_exception=False,
-        )
-    return language, f"Source language: **{language_name(language)}** (`{language}`)."
+    try:
+        code = check_language_code(language)
+    except SiglipProjectsError as error:
+        raise user_error(error) from None
+    return code, f"Source language: **{language_name(code)}** (`{code}`)."
 
 
 def compare_multilingual(

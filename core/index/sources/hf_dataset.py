@@ -15,6 +15,7 @@ from core.errors import InvalidInputError
 from core.index.layout import Kind
 from core.index.sources.base import Item, Source, is_scalar, jsonable, public_name
 from core.index.sources.text_file import as_text, text_items
+from core.limits import QUOTE_PATH_CHARS, quote
 
 
 class DatasetSource(Source):
@@ -79,7 +80,8 @@ class DatasetSource(Source):
         missing = [name for name in wanted if columns and name not in columns]
         if missing:
             raise InvalidInputError(
-                f"Dataset '{self.name}' has no column {', '.join(repr(m) for m in missing)}. "
+                f"Dataset {quote(self.name, QUOTE_PATH_CHARS)} has no column "
+                f"{', '.join(map(quote, missing[:5]))}. "
                 f"Columns: {', '.join(columns)}."
             )
         if metadata_columns is not None:
@@ -182,7 +184,8 @@ def _load(dataset: Any, split: str, config: str | None) -> Any:
     if not isinstance(dataset, str):
         if hasattr(dataset, "keys") and not hasattr(dataset, "features"):  # DatasetDict
             if split not in dataset:
-                raise InvalidInputError(f"The dataset has no split '{split}'. Splits: {', '.join(dataset)}.")
+                splits = ", ".join(dataset)
+                raise InvalidInputError(f"The dataset has no split {quote(split)}. Splits: {splits}.")
             return dataset[split]
         return dataset
     import datasets
@@ -195,8 +198,8 @@ def _load(dataset: Any, split: str, config: str | None) -> Any:
     except Exception as error:  # datasets raises many types (FileNotFoundError, ConnectionError...)
         reason = " ".join(str(error).split())[:300] or type(error).__name__
         raise InvalidInputError(
-            f"Could not load dataset '{dataset}' (split '{split}'"
-            + (f", config '{config}'" if config else "")
+            f"Could not load dataset {quote(dataset, QUOTE_PATH_CHARS)} (split {quote(split)}"
+            + (f", config {quote(config)}" if config else "")
             + f"): {reason}. Check the name and split; offline, only datasets already in the Hugging Face "
             "cache (or a local folder) can be used."
         ) from None

@@ -12,6 +12,7 @@ from typing import Any
 from core.errors import InvalidInputError
 from core.index.layout import Kind
 from core.index.sources.base import Item, Source, read_table, scalars
+from core.limits import quote
 
 TEXT_FILE_TYPES = (".txt", ".csv", ".jsonl", ".ndjson")
 
@@ -56,7 +57,7 @@ class TextFileSource(Source):
                 table = read_table(self.path)
                 if table and self.text_column not in table[0]:
                     raise InvalidInputError(
-                        f"{self.path.name} has no column '{self.text_column}'. Columns: "
+                        f"{self.path.name} has no column {quote(self.text_column)}. Columns: "
                         f"{', '.join(table[0])}. Choose one with --text-column."
                     )
                 self._rows = [
