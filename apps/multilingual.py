@@ -16,11 +16,12 @@ from apps.common import (
     compare_models,
     user_error,
 )
-from apps.components import image_upload
+from apps.components import guarded, image_upload, number_slider
 from core.config import Settings
 from core.errors import SiglipProjectsError
 from core.languages import check_language_code, detect_language, language_choices, language_name
-from core.zeroshot import MAX_LABELS
+from core.limits import MAX_LABELS_FIELD_CHARS, MAX_TEMPLATE_CHARS
+from core.zeroshot import MAX_LABELS, check_labels_field, check_template
 
 MODEL_KEYS: tuple[str, ...] = ("siglip-multilingual", "siglip2", "nllb-clip", "mclip")
 #: The labels alone: an English sentence around labels in another language reads worse than none.
@@ -66,30 +67,48 @@ def compare_multilingual(
         yield (*values, language_note)
 
 
+def _check_language(language: object) -> None:
+    if language not in ("", texts.LANGUAGE_AUTO):
+        check_language_code(language)
+
+
 def build_multilingual_tab(settings: Settings) -> None:
     """Lay out the tab inside the current `gr.Blocks` and wire its events."""
     gr.Markdown(texts.MULTILINGUAL_INTRO)
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_upload(label="Image", height=280, elem_id="ml-image")
-            labels = gr.Textbox(
-                label="Labels in any language (comma-separated)",
-                placeholder="Katze, Hund, Vogel",
-                info=f"Up to {MAX_LABELS} labels.",
-                elem_id="ml-labels",
+            labels = guarded(
+                gr.Textbox(
+                    label="Labels in any language (comma-separated)",
+                    placeholder="Katze, Hund, Vogel",
+                    info=f"Up to {MAX_LABELS} labels.",
+                    elem_id="ml-labels",
+                    max_length=MAX_LABELS_FIELD_CHARS,
+                ),
+                check_labels_field,
             )
-            language = gr.Dropdown(
-                choices=[("Guess from the labels", texts.LANGUAGE_AUTO), *language_choices()],
-                value=texts.LANGUAGE_AUTO,
-                label="Source language",
-                info=texts.LANGUAGE_HELP,
-                allow_custom_value=True,
+            language = guarded(
+                gr.Dropdown(
+                    choices=[("Guess from the labels", texts.LANGUAGE_AUTO), *language_choices()],
+                    value=texts.LANGUAGE_AUTO,
+                    label="Source language",
+                    info=texts.LANGUAGE_HELP,
+                    allow_custom_value=True,
+                ),
+                _check_language,
             )
             with gr.Accordion("Options", open=False):
-                template = gr.Textbox(
-                    label="Template", value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP
+                template = guarded(
+                    gr.Textbox(
+                        label="Template",
+                        value=DEFAULT_TEMPLATE,
+                        info=texts.MULTILINGUAL_TEMPLATE_HELP,
+                        max_length=MAX_TEMPLATE_CHARS,
+                    ),
+                    check_template,
                 )
-                top_k = gr.Slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
+                top_k = number_slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
             button = gr.Button("Classify", variant="primary", elem_id="ml-run")
         with gr.Column(scale=6):
             language_note = gr.Markdown(label="Source language", show_label=False, elem_id="ml-language")

@@ -76,6 +76,21 @@ def parse_labels(labels: str | Iterable[str]) -> list[str]:
     return unique
 
 
+def check_labels_field(labels: object) -> str:
+    """Return the labels field as typed (not yet split) if it is text of at most
+    `MAX_LABELS_FIELD_CHARS` characters; `parse_labels` makes the other checks.
+
+    Raises:
+        InvalidInputError: not text, or too long.
+    """
+    if not isinstance(labels, str):
+        raise InvalidInputError(
+            f"The labels must be text (comma-separated), got {type(labels).__name__} {quote(labels)}."
+        )
+    _check_labels_size(len(labels))
+    return labels
+
+
 def _check_labels_size(size: int) -> None:
     # Checked before splitting: a huge field would otherwise become a huge list first.
     if size > MAX_LABELS_FIELD_CHARS:
