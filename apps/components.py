@@ -33,7 +33,8 @@ from gradio.data_classes import FileData
 
 from core.errors import SiglipProjectsError
 from core.images import MAX_IMAGE_BYTES
-from core.limits import quote
+from core.limits import MAX_LABELS, MAX_LABELS_FIELD_CHARS, MAX_TEMPLATE_CHARS, quote
+from core.zeroshot import check_labels_field, check_template
 
 #: Largest image sent inline as a `data:` URL instead of being uploaded as a file (the browser and
 #: gradio_client always upload files): it is held in the session's state like any other payload.
@@ -111,6 +112,17 @@ def number_slider(minimum: float, maximum: float, **kwargs: Any) -> gr.Slider:
             )
 
     return guarded(gr.Slider(minimum, maximum, **kwargs), check)
+
+
+def labels_input(**kwargs: Any) -> gr.Textbox:
+    """The comma-separated labels field of the zero-shot tabs, bounded in size."""
+    textbox = gr.Textbox(info=f"Up to {MAX_LABELS} labels.", max_length=MAX_LABELS_FIELD_CHARS, **kwargs)
+    return guarded(textbox, check_labels_field)
+
+
+def template_input(**kwargs: Any) -> gr.Textbox:
+    """The template field of the zero-shot tabs: one bare `{}` (see `core.zeroshot.check_template`)."""
+    return guarded(gr.Textbox(label="Template", max_length=MAX_TEMPLATE_CHARS, **kwargs), check_template)
 
 
 def _finite(number: float) -> bool:

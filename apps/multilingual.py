@@ -16,12 +16,11 @@ from apps.common import (
     compare_models,
     user_error,
 )
-from apps.components import guarded, image_upload, number_slider
+from apps.components import guarded, image_upload, labels_input, number_slider, template_input
 from core.config import Settings
 from core.errors import SiglipProjectsError
 from core.languages import check_language_code, detect_language, language_choices, language_name
-from core.limits import MAX_LABELS_FIELD_CHARS, MAX_TEMPLATE_CHARS
-from core.zeroshot import MAX_LABELS, check_labels_field, check_template
+from core.zeroshot import MAX_LABELS
 
 MODEL_KEYS: tuple[str, ...] = ("siglip-multilingual", "siglip2", "nllb-clip", "mclip")
 #: The labels alone: an English sentence around labels in another language reads worse than none.
@@ -78,15 +77,10 @@ def build_multilingual_tab(settings: Settings) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_upload(label="Image", height=280, elem_id="ml-image")
-            labels = guarded(
-                gr.Textbox(
-                    label="Labels in any language (comma-separated)",
-                    placeholder="Katze, Hund, Vogel",
-                    info=f"Up to {MAX_LABELS} labels.",
-                    elem_id="ml-labels",
-                    max_length=MAX_LABELS_FIELD_CHARS,
-                ),
-                check_labels_field,
+            labels = labels_input(
+                label="Labels in any language (comma-separated)",
+                placeholder="Katze, Hund, Vogel",
+                elem_id="ml-labels",
             )
             language = guarded(
                 gr.Dropdown(
@@ -99,15 +93,7 @@ def build_multilingual_tab(settings: Settings) -> None:
                 _check_language,
             )
             with gr.Accordion("Options", open=False):
-                template = guarded(
-                    gr.Textbox(
-                        label="Template",
-                        value=DEFAULT_TEMPLATE,
-                        info=texts.MULTILINGUAL_TEMPLATE_HELP,
-                        max_length=MAX_TEMPLATE_CHARS,
-                    ),
-                    check_template,
-                )
+                template = template_input(value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP)
                 top_k = number_slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
             button = gr.Button("Classify", variant="primary", elem_id="ml-run")
         with gr.Column(scale=6):
