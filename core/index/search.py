@@ -233,9 +233,9 @@ def embed_query(
         language = language or (index.manifest.language if index.kind == Kind.TEXT else None)
         return _encoder(index, settings).embed_texts([query], language=language)
     if isinstance(query, os.PathLike):
-        from core.images import open_image
+        from core.images import open_query_image
 
-        query = open_image(query)
+        query = open_query_image(query)
     if isinstance(query, Image.Image):
         return _encoder(index, settings).embed_images([query])
     raise InvalidInputError(
