@@ -15,7 +15,9 @@ Messages quote user input through `quote`, which shows at most a short prefix on
 
 from __future__ import annotations
 
+import os
 import reprlib
+from pathlib import Path
 
 from core.errors import InvalidInputError
 
@@ -32,6 +34,10 @@ MAX_TEMPLATE_CHARS = 200
 #: Characters of user input a message quotes before cutting it (paths and dataset names: more).
 QUOTE_CHARS = 40
 QUOTE_PATH_CHARS = 200
+#: Longest path, and longest part of a path in bytes, that Linux looks up (PATH_MAX, NAME_MAX):
+#: beyond them `stat` fails with "File name too long" instead of saying the file is missing.
+MAX_PATH_CHARS = 4096
+MAX_PATH_PART_BYTES = 255
 
 _repr = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
 _repr.maxlevel, _repr.maxstring, _repr.maxother = 2, QUOTE_CHARS, QUOTE_CHARS
@@ -52,6 +58,11 @@ def quote(value: object, limit: int = QUOTE_CHARS) -> str:
     if len(value) <= limit:
         return f"'{escaped}'"
     return f"'{escaped}…' ({len(value):,} characters)"
+
+
+def quote_path(path: str | os.PathLike[str]) -> str:
+    """A path or dataset name as a message shows it: like `quote`, with room for a long path."""
+    return quote(os.fspath(path), QUOTE_PATH_CHARS)
 
 
 def check_text(text: object, what: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -86,6 +97,30 @@ def check_query(query: object) -> str:
             "(the models read only its first 64 to 128 tokens, a few hundred characters). Shorten it."
         )
     return check_text(query, "The query")
+
+
+def check_path(path: str | os.PathLike[str], what: str) -> Path:
+    """Return `path` as a `Path` if the system can look it up at all (it may not exist).
+
+    Args:
+        path: A path from the user (a CLI argument, a dataset name that may be a folder).
+        what: How the message names it, capitalised ("The text file").
+
+    Raises:
+        InvalidInputError: a NUL character, a path over `MAX_PATH_CHARS` characters, or a part of it
+            over `MAX_PATH_PART_BYTES` bytes.
+    """
+    text = os.fspath(path)
+    parts = Path(text).parts if "\x00" not in text else ()
+    too_long = len(text) > MAX_PATH_CHARS or any(
+        len(part.encode("utf-8", "surrogateescape")) > MAX_PATH_PART_BYTES for part in parts
+    )
+    if "\x00" in text or too_long:
+        raise InvalidInputError(
+            f"{what} {quote_path(text)} cannot be a path: paths hold no NUL character, at "
+            f"most {MAX_PATH_CHARS:,} characters and at most {MAX_PATH_PART_BYTES} bytes between slashes."
+        )
+    return Path(text)
 
 
 def model_text(text: str) -> str:
