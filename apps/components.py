@@ -111,7 +111,15 @@ def number_slider(minimum: float, maximum: float, **kwargs: Any) -> gr.Slider:
                 print_exception=False,
             )
 
-    return guarded(gr.Slider(minimum, maximum, **kwargs), check)
+    slider = guarded(gr.Slider(minimum, maximum, **kwargs), check)
+    check_bounds = slider.preprocess
+
+    def preprocess(self: gr.Slider, payload: Any) -> float:
+        check(payload)  # None skips the data-model step
+        return check_bounds(payload)
+
+    slider.preprocess = types.MethodType(preprocess, slider)  # type: ignore[method-assign]
+    return slider
 
 
 def labels_input(**kwargs: Any) -> gr.Textbox:
