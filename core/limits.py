@@ -3,8 +3,8 @@
 The models read a bounded prefix of any text: SigLIP-type text towers 64 tokens, CLIP and NLLB-CLIP
 77, multilingual CLIP's DistilBERT 128; the rest is cut by their tokenizers. `MAX_TEXT_CHARS` is set
 so that no text loses a token any model reads, even in the worst case: with the real CLIP BPE, 77
-tokens of English prose spanned at most 419 characters, and a text made only of the longest
-single-token English words needs 1,080 characters for 77 tokens and 1,743 for 128
+tokens of English prose spanned at most 408 characters (128 tokens: 654), and a text made only of the
+longest English words that are single tokens needs 1,015 characters for 77 tokens and 1,629 for 128
 (`python -m benchmarks.text_limits`). Longer texts cost tokenizer time and memory for nothing, so
 request inputs over a limit are refused with a message that says why, before any tokenizer runs, and
 `Encoder.embed_texts` cuts any longer text at `MAX_TEXT_CHARS` as a safety net (an index of long
