@@ -111,6 +111,8 @@ CLI_PLACES = {
     "build-column": lambda v: ["index", "build", "fuzz-csv", "--texts", "{csv}", "--text-column", v],
     "build-limit": lambda v: ["index", "build", "fuzz-folder", "--dataset", "{folder}", "--limit", v],
     "build-exact": lambda v: ["index", "build", "fuzz-th", "--texts", "{texts}", "--exact-threshold", v],
+    "build-model-key": lambda v: ["index", "build", "fuzz-key", "--texts", "{texts}", "--model-key", v],
+    "build-language": lambda v: ["index", "build", "fuzz-lang", "--texts", "{texts}", "--language", v],
     "global-model": lambda v: ["--model", v, "index", "info"],
 }
 cli_values = st.one_of(
