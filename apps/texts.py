@@ -93,10 +93,10 @@ the source language (pick it, or let the app guess it from the labels); multilin
 50+ languages onto CLIP's image space.
 """
 
-TEMPLATE_HELP = "Sentence with `{}` where each label goes."
+TEMPLATE_HELP = "Sentence with one `{}` where each label goes (`{{` and `}}` for literal braces)."
 
 MULTILINGUAL_TEMPLATE_HELP = (
-    "Sentence with `{}` where each label goes, written in the labels' language "
+    "Sentence with one `{}` where each label goes, written in the labels' language "
     "(e.g. `Ein Foto von {}.`). Leave `{}` to use the labels alone."
 )
 
