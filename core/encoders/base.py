@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
-from core.limits import model_text
+from core.limits import model_text, quote
 from core.progress import ProgressCallback
 from core.registry import ModelSpec, sources_id
 from core.vectors import Embeddings, normalize
@@ -241,7 +241,7 @@ def resolve_dtype(precision: str, device: str):  # -> torch.dtype
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     if precision not in dtypes or (precision == "fp16" and not device.startswith("cuda")):
         raise InvalidInputError(
-            f"Precision '{precision}' is not available on {device}: use auto, fp32 or bf16 "
+            f"Precision {quote(precision)} is not available on {device}: use auto, fp32 or bf16 "
             "(fp16 only on a GPU)."
         )
     return dtypes[precision]
