@@ -10,17 +10,35 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from core.config import Settings, set_settings
 from core.errors import SiglipProjectsError
+from core.limits import QUOTE_CHARS, quote
 from core.registry import all_slots
+
+#: Longest command-line error message (argparse lists unrecognized arguments whole).
+MAX_ERROR_CHARS = 300
+_LONG_QUOTED = re.compile(f"'([^']{{{QUOTE_CHARS + 1},}})'")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors quote at most a short prefix of a bad argument (argparse's own
+    messages repeat it whole: `invalid int value: '999…'`)."""
+
+    def error(self, message: str) -> NoReturn:
+        shortened = _LONG_QUOTED.sub(lambda match: quote(match[1]), message)
+        if len(shortened) > MAX_ERROR_CHARS:
+            shortened = f"{shortened[:MAX_ERROR_CHARS]}… ({len(shortened):,} characters)"
+        super().error(shortened)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="app.py",
         description="SigLIP Projects: draw-to-search art, CLIP vs SigLIP, multilingual zero-shot, "
         "and embedding index tools.",

@@ -18,6 +18,15 @@ __all__ = ["build_demo", "launch"]
 MAX_QUEUE = 64
 #: Largest upload the server accepts: the largest image file the core opens.
 MAX_FILE_SIZE = MAX_IMAGE_BYTES
+#: Largest request body read at all (uploads aside): larger ones get HTTP 413 before a byte is read.
+#: The largest valid request is under 0.4 MB (texts of a few thousand characters, inline images up to
+#: 256 KB; images otherwise come as uploads). Gradio parses a whole body, and keeps it while the
+#: request waits in the queue, so this bounds what one request, or a full queue, can hold.
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+#: Sessions whose state Gradio keeps (default 10,000). Each holds a copy of the page's configuration and
+#: the last value of every input, about 0.2 MB here; the app keeps nothing else per session, so an
+#: evicted session simply starts afresh on its next request.
+MAX_SESSIONS = 256
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
@@ -62,7 +71,10 @@ def launch(
     Returns:
         What `gr.Blocks.launch` returns: (FastAPI app, local URL, share URL).
     """
+    from starlette.middleware import Middleware
+
     from apps import gallery
+    from apps.request_limit import RequestBodyLimit
 
     gallery.start_default_gallery(settings)
     demo.queue(default_concurrency_limit=max(1, settings.concurrency), max_size=MAX_QUEUE)
@@ -73,6 +85,8 @@ def launch(
         prevent_thread_lock=not block,
         quiet=not block,
         max_file_size=MAX_FILE_SIZE,
+        state_session_capacity=MAX_SESSIONS,
+        app_kwargs={"middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES)]},
         allowed_paths=gallery.served_folders(settings),
         footer_links=["api", "settings"],
         theme=theme(),

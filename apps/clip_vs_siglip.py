@@ -10,7 +10,7 @@ from PIL import Image
 
 from apps import examples, texts
 from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
-from apps.components import image_upload
+from apps.components import image_upload, labels_input, number_slider, template_input
 from core.config import Settings
 from core.zeroshot import DEFAULT_TEMPLATE, MAX_LABELS
 
@@ -38,15 +38,14 @@ def build_clip_vs_siglip_tab(settings: Settings) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_upload(label="Image", height=280, elem_id="cvs-image")
-            labels = gr.Textbox(
+            labels = labels_input(
                 label="Labels (comma-separated)",
                 placeholder="cat, dog, a cat lying on a rug",
-                info=f"Up to {MAX_LABELS} labels.",
                 elem_id="cvs-labels",
             )
             with gr.Accordion("Options", open=False):
-                template = gr.Textbox(label="Template", value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
-                top_k = gr.Slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
+                template = template_input(value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
+                top_k = number_slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
             button = gr.Button("Compare", variant="primary", elem_id="cvs-run")
         with gr.Column(scale=5):
             columns = build_model_columns(MODEL_KEYS)

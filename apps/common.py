@@ -15,7 +15,7 @@ from PIL import Image
 from apps import texts
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
-from core.images import open_image, to_rgb
+from core.images import open_query_image, to_rgb
 from core.registry import get_spec
 from core.zeroshot import check_template, classify, parse_labels
 
@@ -43,7 +43,7 @@ def load_image(value: str | bytes | Image.Image | None, what: str = "an image") 
     if value is None or value == "":
         raise gr.Error(f"Upload {what} first.", print_exception=False)
     try:
-        return to_rgb(value) if isinstance(value, Image.Image) else open_image(value)
+        return to_rgb(value) if isinstance(value, Image.Image) else open_query_image(value)
     except SiglipProjectsError as error:
         raise user_error(error) from None
 

@@ -1,4 +1,5 @@
-"""Image inputs that hand the uploaded file to the core unopened.
+"""Inputs that check what a request sends before Gradio keeps it, and image inputs that hand the
+uploaded file to the core unopened.
 
 Gradio's own image preprocessing opens and decodes every upload before the handler runs. A file that is
 not an image, a truncated JPEG or a decompression bomb then fails inside Gradio with an unexplained
@@ -7,28 +8,85 @@ not an image, a truncated JPEG or a decompression bomb then fails inside Gradio 
 that it is a file this session uploaded (never a path the request names), and `core.images` opens it
 with its size guards and clear messages.
 
-They are the stock components with one method replaced on the instance: a subclass would make Gradio
-write a `.pyi` stub next to this module each time it is imported.
+Before any handler, Gradio validates each API payload against the component's data model and then
+stores it in the session's state, where it stays for as long as the session does: a 20 MB query sent
+once would stay resident. `guarded` runs a check at that validation step, so a payload of the wrong
+type, shape or size is refused with a clear `gr.Error` before it is stored or preprocessed (Gradio's own
+failures there, on a string for a slider or a number for an image, say only "error").
+
+They are the stock components with one attribute replaced on the instance: a subclass would make
+Gradio write a `.pyi` stub next to this module each time it is imported.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 import types
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import gradio as gr
+import pydantic
 from gradio.data_classes import FileData
 
+from core.errors import SiglipProjectsError
 from core.images import MAX_IMAGE_BYTES
+from core.limits import MAX_LABELS, MAX_LABELS_FIELD_CHARS, MAX_TEMPLATE_CHARS, quote
+from core.zeroshot import check_labels_field, check_template
+
+#: Largest image sent inline as a `data:` URL instead of being uploaded as a file (the browser and
+#: gradio_client always upload files): it is held in the session's state like any other payload.
+MAX_DATA_URL_CHARS = 256 * 1024
+_FILE_DATA = "an uploaded image file (FileData, as gradio_client's handle_file makes it)"
+_EDITOR_DATA = (
+    'a drawing: {"background", "layers", "composite"}, each an uploaded image file (or None), '
+    "as gradio_client's handle_file makes them"
+)
+
+Component = TypeVar("Component", bound=gr.components.Component)
+
+
+def guarded(component: Component, check: Callable[[Any], object], expected: str = "") -> Component:
+    """`component`, checking each payload a request sends with `check` before Gradio stores it.
+
+    Args:
+        component: Any input component.
+        check: Called with the JSON payload (never None); raises `SiglipProjectsError` or `gr.Error`
+            with the message to show. Its return value is ignored.
+        expected: What a payload must look like, for the message when it does not fit the component's
+            own data model (images and drawings).
+
+    Returns:
+        The component, whose data model is replaced on the instance by a subclass of the same name (or
+        a stand-in, for components without one): the API schema that clients read is unchanged.
+    """
+    model = component.data_model
+
+    def model_validate(cls: type, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            check(obj)
+            return obj if model is None else model.model_validate(obj, *args, **kwargs)
+        except SiglipProjectsError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except pydantic.ValidationError:
+            raise gr.Error(
+                f"The input must be {expected}; got {quote(obj)}.", print_exception=False
+            ) from None
+
+    namespace = {"model_validate": classmethod(model_validate), "__module__": __name__}
+    bases = (model,) if model is not None else ()
+    checked = type(model.__name__ if model is not None else "CheckedPayload", bases, namespace)
+    component.data_model = checked  # type: ignore[assignment]
+    return component
 
 
 def image_upload(**kwargs: Any) -> gr.Image:
     """A `gr.Image` whose handler value is the uploaded file's path (or its bytes), not yet opened."""
     image = gr.Image(type="filepath", image_mode=None, **kwargs)
     image.preprocess = types.MethodType(_unopened_image, image)  # type: ignore[method-assign]
-    return image
+    return guarded(image, _check_data_url, _FILE_DATA)
 
 
 def sketch_upload(**kwargs: Any) -> gr.Sketchpad:
@@ -36,7 +94,68 @@ def sketch_upload(**kwargs: Any) -> gr.Sketchpad:
     not yet opened: `{"background", "layers", "composite"}` as `core.images.sketch_to_image` reads it."""
     sketch = gr.Sketchpad(type="filepath", **kwargs)
     sketch.convert_and_format_image = types.MethodType(_unopened_canvas, sketch)  # type: ignore[method-assign]
-    return sketch
+    return guarded(sketch, _check_editor_data_urls, _EDITOR_DATA)
+
+
+def number_slider(minimum: float, maximum: float, **kwargs: Any) -> gr.Slider:
+    """A `gr.Slider` that refuses, with a clear `gr.Error`, any payload that is not a finite number
+    (Gradio's own check fails on strings and lists with an unexplained error, and lets NaN through;
+    it still checks the range)."""
+    what = kwargs.get("label") or "The value"
+
+    def check(payload: Any) -> None:
+        number = isinstance(payload, (int, float)) and not isinstance(payload, bool)
+        if not number or not _finite(payload):
+            raise gr.Error(
+                f"{what} must be a number from {minimum:g} to {maximum:g}, got {quote(payload)}.",
+                print_exception=False,
+            )
+
+    slider = guarded(gr.Slider(minimum, maximum, **kwargs), check)
+    check_bounds = slider.preprocess
+
+    def preprocess(self: gr.Slider, payload: Any) -> float:
+        check(payload)  # None skips the data-model step
+        return check_bounds(payload)
+
+    slider.preprocess = types.MethodType(preprocess, slider)  # type: ignore[method-assign]
+    return slider
+
+
+def labels_input(**kwargs: Any) -> gr.Textbox:
+    """The comma-separated labels field of the zero-shot tabs, bounded in size."""
+    textbox = gr.Textbox(info=f"Up to {MAX_LABELS} labels.", max_length=MAX_LABELS_FIELD_CHARS, **kwargs)
+    return guarded(textbox, check_labels_field)
+
+
+def template_input(**kwargs: Any) -> gr.Textbox:
+    """The template field of the zero-shot tabs: one bare `{}` (see `core.zeroshot.check_template`)."""
+    return guarded(gr.Textbox(label="Template", max_length=MAX_TEMPLATE_CHARS, **kwargs), check_template)
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int beyond float range: JSON allows any number of digits
+        return False
+
+
+def _check_data_url(payload: Any) -> None:
+    url = payload.get("url") if isinstance(payload, dict) else None
+    if isinstance(url, str) and url.startswith("data:") and len(url) > MAX_DATA_URL_CHARS:
+        raise gr.Error(
+            f"The inline image is {len(url):,} characters of base64, over the limit of "
+            f"{MAX_DATA_URL_CHARS:,}. Upload it as a file instead (gradio_client: handle_file(path)).",
+            print_exception=False,
+        )
+
+
+def _check_editor_data_urls(payload: Any) -> None:
+    if isinstance(payload, dict):
+        layers = payload.get("layers")
+        parts = [payload.get("background"), payload.get("composite")]
+        for part in parts + (layers[:16] if isinstance(layers, list) else []):
+            _check_data_url(part)
 
 
 def _unopened_image(self: gr.Image, payload: Any) -> str | bytes | None:  # payload: ImageData | None

@@ -11,16 +11,19 @@ from PIL import Image
 
 from apps import gallery, texts
 from apps.common import MODEL_CONCURRENCY_ID, load_image, user_error
-from apps.components import image_upload, sketch_upload
+from apps.components import guarded, image_upload, number_slider, sketch_upload
 from core.config import Settings
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
 from core.images import sketch_to_image
+from core.limits import MAX_TEXT_CHARS, check_query, quote
 from core.registry import DEFAULT_MODEL_KEY, get_spec
 
 DEFAULT_K = 9
 MAX_K = 48
 DEFAULT_MODEL = DEFAULT_MODEL_KEY
+#: Characters of the query the status line repeats.
+STATUS_QUOTE_CHARS = 80
 #: (gallery items as (thumbnail path, caption), status in Markdown).
 SearchOutput = tuple[list[tuple[str, str]], str]
 
@@ -46,12 +49,20 @@ def draw_search(sketch: Any, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> 
 
 
 def text_search(query: str, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> Iterator[SearchOutput]:
-    """Find the `k` paintings that best match a text description. Yields `(gallery, status)`."""
-    if not query or not query.strip():
+    """Find the `k` paintings that best match a text description. Yields `(gallery, status)`.
+
+    Raises:
+        gr.Error: the query is over `core.limits.MAX_TEXT_CHARS` characters (refused before any model runs).
+    """
+    try:
+        query = check_query("" if query is None else query).strip()
+    except SiglipProjectsError as error:
+        raise user_error(error) from None
+    if not query:
         gr.Warning(texts.TEXT_EMPTY)
         yield [], texts.TEXT_EMPTY
         return
-    yield from _search(query.strip(), k, model, f"“{query.strip()}”")
+    yield from _search(query, k, model, quote(query, STATUS_QUOTE_CHARS))
 
 
 def image_search(
@@ -94,6 +105,11 @@ def check_k(k: Any) -> int:
     return min(MAX_K, int(value))
 
 
+def _check_model(model: object) -> None:
+    if model != "":
+        get_spec(model)  # type: ignore[arg-type]
+
+
 def build_draw_search_tab(settings: Settings) -> None:
     """Lay out the tab inside the current `gr.Blocks` and wire its events."""
     gr.Markdown(texts.DRAW_INTRO)
@@ -114,25 +130,32 @@ def build_draw_search_tab(settings: Settings) -> None:
                     )
                     draw_button = gr.Button("Search drawing", variant="primary", elem_id="draw-run")
                 with gr.Tab("Describe", id="draw-text"):
-                    query = gr.Textbox(
-                        label="Describe a painting",
-                        placeholder="a stormy sea with a small boat",
-                        elem_id="draw-query",
+                    query = guarded(
+                        gr.Textbox(
+                            label="Describe a painting",
+                            placeholder="a stormy sea with a small boat",
+                            elem_id="draw-query",
+                            max_length=MAX_TEXT_CHARS,
+                        ),
+                        check_query,
                     )
                     text_button = gr.Button("Search text", variant="primary", elem_id="draw-text-run")
                 with gr.Tab("Upload", id="draw-upload"):
                     picture = image_upload(label="A picture", height=360, elem_id="draw-image")
                     image_button = gr.Button("Search picture", variant="primary", elem_id="draw-image-run")
-            model = gr.Dropdown(
-                label="Model",
-                info="The models that have an index.",
-                choices=gallery.model_choices(),
-                value=gallery.default_model(DEFAULT_MODEL),
-                # The list grows when the WikiArt gallery is built after start-up; the handler checks the key.
-                allow_custom_value=True,
-                elem_id="draw-model",
+            model = guarded(
+                gr.Dropdown(
+                    label="Model",
+                    info="The models that have an index.",
+                    choices=gallery.model_choices(),
+                    value=gallery.default_model(DEFAULT_MODEL),
+                    # The list grows when the WikiArt gallery is built after start-up; the key is checked.
+                    allow_custom_value=True,
+                    elem_id="draw-model",
+                ),
+                _check_model,
             )
-            k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="Results (k)", elem_id="draw-k")
+            k = number_slider(1, MAX_K, value=DEFAULT_K, step=1, label="Results (k)", elem_id="draw-k")
         with gr.Column(scale=3):
             index_status = gr.Markdown(gallery.status_markdown(), elem_id="draw-index-status")
             results = gr.Gallery(

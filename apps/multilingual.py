@@ -9,10 +9,17 @@ import gradio as gr
 from PIL import Image
 
 from apps import examples, texts
-from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
-from apps.components import image_upload
+from apps.common import (
+    DEFAULT_TOP_K,
+    MODEL_CONCURRENCY_ID,
+    build_model_columns,
+    compare_models,
+    user_error,
+)
+from apps.components import guarded, image_upload, labels_input, number_slider, template_input
 from core.config import Settings
-from core.languages import NLLB_LANGUAGES, detect_language, language_choices, language_name
+from core.errors import SiglipProjectsError
+from core.languages import check_language_code, detect_language, language_choices, language_name
 from core.zeroshot import MAX_LABELS
 
 MODEL_KEYS: tuple[str, ...] = ("siglip-multilingual", "siglip2", "nllb-clip", "mclip")
@@ -29,15 +36,13 @@ def resolve_language(language: str | None, labels: str) -> tuple[str, str]:
         gr.Error: an unknown code.
     """
     if not language or language == texts.LANGUAGE_AUTO:
-        code = detect_language(labels or "")
+        code = detect_language(labels if isinstance(labels, str) else "")
         return code, f"Source language: **{language_name(code)}** (`{code}`), guessed from the labels."
-    if language not in NLLB_LANGUAGES:
-        raise gr.Error(
-            f"'{language}' is not an NLLB language code. Pick a language from the list "
-            "(codes look like deu_Latn, jpn_Jpan, arb_Arab).",
-            print_exception=False,
-        )
-    return language, f"Source language: **{language_name(language)}** (`{language}`)."
+    try:
+        code = check_language_code(language)
+    except SiglipProjectsError as error:
+        raise user_error(error) from None
+    return code, f"Source language: **{language_name(code)}** (`{code}`)."
 
 
 def compare_multilingual(
@@ -61,30 +66,35 @@ def compare_multilingual(
         yield (*values, language_note)
 
 
+def _check_language(language: object) -> None:
+    if language not in ("", texts.LANGUAGE_AUTO):
+        check_language_code(language)
+
+
 def build_multilingual_tab(settings: Settings) -> None:
     """Lay out the tab inside the current `gr.Blocks` and wire its events."""
     gr.Markdown(texts.MULTILINGUAL_INTRO)
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             image = image_upload(label="Image", height=280, elem_id="ml-image")
-            labels = gr.Textbox(
+            labels = labels_input(
                 label="Labels in any language (comma-separated)",
                 placeholder="Katze, Hund, Vogel",
-                info=f"Up to {MAX_LABELS} labels.",
                 elem_id="ml-labels",
             )
-            language = gr.Dropdown(
-                choices=[("Guess from the labels", texts.LANGUAGE_AUTO), *language_choices()],
-                value=texts.LANGUAGE_AUTO,
-                label="Source language",
-                info=texts.LANGUAGE_HELP,
-                allow_custom_value=True,
+            language = guarded(
+                gr.Dropdown(
+                    choices=[("Guess from the labels", texts.LANGUAGE_AUTO), *language_choices()],
+                    value=texts.LANGUAGE_AUTO,
+                    label="Source language",
+                    info=texts.LANGUAGE_HELP,
+                    allow_custom_value=True,
+                ),
+                _check_language,
             )
             with gr.Accordion("Options", open=False):
-                template = gr.Textbox(
-                    label="Template", value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP
-                )
-                top_k = gr.Slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
+                template = template_input(value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP)
+                top_k = number_slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
             button = gr.Button("Classify", variant="primary", elem_id="ml-run")
         with gr.Column(scale=6):
             language_note = gr.Markdown(label="Source language", show_label=False, elem_id="ml-language")

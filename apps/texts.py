@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from core.limits import quote
+
 TITLE = "SigLIP Projects"
 
 HEADER = """
@@ -31,7 +33,7 @@ def whole_index_note(size: int, asked: int) -> str:
 
 def bad_k_message(k: object, most: int) -> str:
     return (
-        f"The number of results (k) must be a whole number from 1 to {most}, got {k!r}. "
+        f"The number of results (k) must be a whole number from 1 to {most}, got {quote(k)}. "
         "Choose how many paintings to show with the Results slider."
     )
 
@@ -91,10 +93,10 @@ the source language (pick it, or let the app guess it from the labels); multilin
 50+ languages onto CLIP's image space.
 """
 
-TEMPLATE_HELP = "Sentence with `{}` where each label goes."
+TEMPLATE_HELP = "Sentence with one `{}` where each label goes (`{{` and `}}` for literal braces)."
 
 MULTILINGUAL_TEMPLATE_HELP = (
-    "Sentence with `{}` where each label goes, written in the labels' language "
+    "Sentence with one `{}` where each label goes, written in the labels' language "
     "(e.g. `Ein Foto von {}.`). Leave `{}` to use the labels alone."
 )
 

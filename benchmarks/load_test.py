@@ -343,8 +343,9 @@ class Server:
             self.process.wait(timeout=30)
 
 
-def prepare(workdir: Path) -> tuple[Path, dict[str, str]]:
-    """Tiny checkpoints (cached like the tests') and a 12-picture index. Returns (index dir, env)."""
+def prepare(workdir: Path, models: dict[str, str] | None = None) -> tuple[Path, dict[str, str]]:
+    """Checkpoints ({slot: value}; default: the tests' tiny ones, cached like theirs) and a 12-picture
+    index. Returns (index dir, env)."""
     from PIL import Image, ImageDraw
 
     from tests.tiny_models import build_tiny_models, env_var_name
@@ -352,7 +353,7 @@ def prepare(workdir: Path) -> tuple[Path, dict[str, str]]:
     cache = Path(
         os.environ.get("SIGLIP_PROJECTS_TEST_CACHE") or Path.home() / ".cache" / "siglip-projects-tests"
     )
-    models = build_tiny_models(cache)
+    models = models or build_tiny_models(cache)
     env = {**os.environ, "SIGLIP_PROJECTS_WIKIART_SIZE": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
     env.update({env_var_name(slot): value for slot, value in models.items()})
     os.environ.update({key: value for key, value in env.items() if key.startswith("SIGLIP_PROJECTS_")})

@@ -12,6 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
 from core.errors import InvalidInputError, UnknownModelError
+from core.limits import quote
 from core.registry import MODEL_ENV_PREFIX, all_slots, env_var
 
 ENV_PREFIX = "SIGLIP_PROJECTS_"
@@ -118,10 +119,11 @@ class Settings:
             slot = slot.strip()
             if not sep or not value.strip():
                 raise InvalidInputError(
-                    f"--model expects SLOT=VALUE (for example siglip=/path/to/folder), got '{assignment}'."
+                    "--model expects SLOT=VALUE (for example siglip=/path/to/folder), "
+                    f"got {quote(assignment)}."
                 )
             if slot not in slots:
-                raise UnknownModelError(f"Unknown model slot '{slot}'. Known slots: {', '.join(slots)}.")
+                raise UnknownModelError(f"Unknown model slot {quote(slot)}. Known slots: {', '.join(slots)}.")
             overrides[slot] = value.strip()
         return replace(self, model_overrides=overrides)
 
@@ -135,7 +137,7 @@ def _parse(name: str, raw: str, default: object) -> object:
         if isinstance(default, Path):
             return Path(raw).expanduser()
     except ValueError:
-        raise InvalidInputError(f"{name}={raw!r} is not a valid {type(default).__name__}.") from None
+        raise InvalidInputError(f"{name}={quote(raw)} is not a valid {type(default).__name__}.") from None
     return raw
 
 

@@ -40,7 +40,52 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
-SECTIONS = {"models": models_table, "settings": settings_table}
+def limits_table() -> str:
+    """What one request may send, from the constants the checks use."""
+    from core import images, limits
+
+    decode_mb, query_mpx = images.MAX_QUERY_DECODE_BYTES / 1e6, images.QUERY_PIXELS / 2**20
+    rows = [
+        (
+            "query text",
+            f"{limits.MAX_TEXT_CHARS:,} characters",
+            "the models read 64–128 tokens, within 1,629 characters even for a text of the longest "
+            "single-token words (`benchmarks.text_limits`); longer texts given to the core are cut there",
+        ),
+        (
+            "labels",
+            f"{limits.MAX_LABELS} labels of up to {limits.MAX_LABEL_CHARS} characters; "
+            f"{limits.MAX_LABELS_FIELD_CHARS:,} for the whole field",
+            "labels are names; the field is checked before it is split",
+        ),
+        (
+            "template",
+            f"{limits.MAX_TEMPLATE_CHARS} characters with exactly one bare `{{}}` (`{{{{` `}}}}` for braces)",
+            "no format specs, names, indexes or conversions: `{:>20000000}` padded each label to 20 MB",
+        ),
+        (
+            "image file",
+            f"{images.MAX_IMAGE_BYTES / 2**20:.0f} MB, {images.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx",
+            "checked from the header before decoding: a bomb costs nothing",
+        ),
+        (
+            "decoding an image",
+            f"{decode_mb:.0f} MB: 25 Mpx RGB, 12 Mpx with transparency, 64 Mpx greyscale, any JPEG",
+            f"JPEGs decode at 1/2–1/8 scale; larger images are then reduced to {query_mpx:.0f} Mpx "
+            "(scores move by under 1e-3)",
+        ),
+        (
+            "messages",
+            f"quote {limits.QUOTE_CHARS} characters of a value ({limits.QUOTE_PATH_CHARS} of a path)",
+            "then `…` and the full length, on one line",
+        ),
+    ]
+    lines = ["| input | limit | why |", "|---|---|---|"]
+    lines += [f"| {what} | {limit} | {why} |" for what, limit, why in rows]
+    return "\n".join(lines)
+
+
+SECTIONS = {"models": models_table, "settings": settings_table, "limits": limits_table}
 
 
 def render(readme: str) -> str:

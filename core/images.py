@@ -8,6 +8,7 @@ to 8 bits by their actual range, animated images give their first frame.
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from collections.abc import Mapping
@@ -24,6 +25,14 @@ from core.errors import InvalidInputError
 MAX_IMAGE_PIXELS = 64_000_000
 #: Largest image file accepted, in bytes.
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
+#: Most pixels an image sent with a request keeps once decoded (2048 x 2048): the models read at most
+#: 384 pixels a side (SigLIP 2 NaFlex: 256 patches of 16 x 16), so this keeps many times what they use,
+#: and what the request costs no longer grows with the upload.
+QUERY_PIXELS = 2048 * 2048
+#: Most memory that decoding and downscaling one image sent with a request may take (see _PIXEL_BYTES):
+#: 25 Mpx of RGB (a 6000 x 4000 PNG), 12 Mpx with transparency, 64 Mpx of greyscale. JPEGs decode at a
+#: reduced scale first, so any JPEG under `MAX_IMAGE_PIXELS` fits.
+MAX_QUERY_DECODE_BYTES = 100_000_000
 #: File extensions treated as images when scanning folders.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 
@@ -83,10 +92,27 @@ def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
     return to_rgb(read_image(source))
 
 
-def read_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
+def open_query_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
+    """Open an image sent with a request (a picture to search with or to classify) as RGB, at a
+    bounded cost: `open_image`, decoded within `MAX_QUERY_DECODE_BYTES` and reduced to at most
+    `QUERY_PIXELS` (see `read_image`). Images up to `QUERY_PIXELS` are exactly as `open_image` gives.
+
+    Raises:
+        InvalidInputError: as `open_image`, or too large to decode within the request's memory.
+    """
+    return to_rgb(read_image(source, reduce_to=QUERY_PIXELS))
+
+
+def read_image(source: str | os.PathLike[str] | bytes, reduce_to: int | None = None) -> Image.Image:
     """Open and decode an image file (path or bytes) safely, keeping its mode (transparency too).
 
     Checks the file size, then the pixel count from the header, before decoding anything.
+
+    Args:
+        source: A path or the file's bytes.
+        reduce_to: At most this many pixels are kept: a JPEG is decoded at the smallest 1/2, 1/4 or 1/8
+            scale that still has them, then the image is downscaled (Lanczos, aspect ratio kept); and an
+            image whose decoding would take more than `MAX_QUERY_DECODE_BYTES` is refused.
 
     Raises:
         InvalidInputError: not an image, truncated or corrupt, too large in bytes or pixels.
@@ -106,6 +132,8 @@ def read_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
             check_size(image.width, image.height)
+            if reduce_to is not None:
+                image = _reduced(image, reduce_to, name)
             image = ImageOps.exif_transpose(image) or image
             image.load()
     except InvalidInputError:
@@ -127,6 +155,34 @@ def read_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
         ) from None
     return image
 
+
+def _reduced(image: Image.Image, pixels: int, name: str) -> Image.Image:
+    """`image` (opened, not decoded) decoded with at most `pixels` kept; its EXIF stays for the caller."""
+    width, height = image.size
+    scale = min(1.0, math.sqrt(pixels / (width * height)))
+    size = (max(1, math.floor(width * scale)), max(1, math.floor(height * scale)))
+    if scale < 1.0 and image.format == "JPEG":
+        image.draft(None, size)  # libjpeg decodes at 1/2, 1/4 or 1/8 scale, at least `size`
+    decoded = image.width * image.height * _PIXEL_BYTES.get(image.mode, 4)
+    if decoded > MAX_QUERY_DECODE_BYTES:
+        raise InvalidInputError(
+            f"{name} is {image.width}x{image.height} pixels in {image.mode} mode, which takes "
+            f"{decoded / 1e6:.0f} MB to decode, over the limit of {MAX_QUERY_DECODE_BYTES / 1e6:.0f} MB. "
+            "Resize it (e.g. to 4000 px on its longer side) or save it as JPEG, and try again."
+        )
+    if image.width * image.height <= pixels:
+        return image
+    if image.mode in {"PA", "LA", "La", "RGBa"}:  # modes that Lanczos resampling does not take
+        image = image.convert("RGBA")
+    resample = Image.Resampling.NEAREST if image.mode in {"1", "P"} else Image.Resampling.LANCZOS
+    return image.resize(size, resample, reducing_gap=3.0)
+
+
+#: Bytes per pixel that decoding and downscaling an image of each mode hold at once: PIL keeps 3-band
+#: pixels in 4 bytes like 4-band ones, resamples transparent images through a premultiplied copy (PA
+#: through an RGBA one first), and 16-bit ones in 32 bits.
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 8, "RGBA": 8, "PA": 12}
+_PIXEL_BYTES.update(dict.fromkeys(("I;16", "I;16B", "I;16L", "I;16N"), 6))
 
 #: What a sketch layer may be: a decoded image or array, or an image file (path or bytes) to open safely.
 SketchPart = Image.Image | np.ndarray | str | os.PathLike[str] | bytes
@@ -165,7 +221,7 @@ def _as_image(part: SketchPart | None) -> Image.Image | None:
         return part
     if isinstance(part, np.ndarray):
         return Image.fromarray(part)
-    return read_image(part)
+    return read_image(part, reduce_to=QUERY_PIXELS)
 
 
 def _flatten(background: Image.Image | None, layers: list[Image.Image]) -> Image.Image:
@@ -181,11 +237,11 @@ def crop_to_drawing(image: Image.Image, margin: float = 0.08) -> Image.Image:
 
     A small sketch in a corner of an 800x800 canvas otherwise becomes a few pixels at 224x224.
     """
-    pixels = np.asarray(image.convert("L"))
-    ys, xs = np.nonzero(pixels < 250)
-    if len(xs) == 0:
+    dark = np.asarray(image.convert("L")) < 250
+    rows, columns = np.flatnonzero(dark.any(axis=1)), np.flatnonzero(dark.any(axis=0))
+    if len(columns) == 0:
         return image
-    left, right, top, bottom = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+    left, right, top, bottom = columns[0], columns[-1] + 1, rows[0], rows[-1] + 1
     width, height = right - left, bottom - top
     side = int(max(width, height) * (1 + 2 * margin)) + 1
     canvas = Image.new("RGB", (side, side), WHITE)

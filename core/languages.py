@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+
+from core.errors import InvalidInputError
+from core.limits import MAX_LABELS_FIELD_CHARS, quote
 
 DEFAULT_LANGUAGE = "eng_Latn"
 
@@ -290,6 +293,21 @@ def language_name(code: str) -> str:
     return NLLB_LANGUAGES.get(code, code)
 
 
+def check_language_code(code: object, known: Collection[str] = NLLB_LANGUAGES) -> str:
+    """Return `code` if it is one of the `known` NLLB codes (default: all of NLLB-200).
+
+    Raises:
+        InvalidInputError: not a string, or not a known code; the message shows what codes look like.
+    """
+    if not isinstance(code, str) or code not in known:
+        raise InvalidInputError(
+            f"{quote(code)} is not an NLLB language code. Pick a language from the list, or use a "
+            "code like eng_Latn, fra_Latn, deu_Latn or jpn_Jpan (language_Script, as listed in the "
+            "NLLB-200 documentation)."
+        )
+    return code
+
+
 def detect_language(texts: str | Iterable[str]) -> str:
     """Guess the NLLB code of `texts` (a string or labels) from their script, letters and words.
 
@@ -297,6 +315,8 @@ def detect_language(texts: str | Iterable[str]) -> str:
         An `NLLB_LANGUAGES` code; `DEFAULT_LANGUAGE` (English) when nothing points elsewhere.
     """
     text = texts if isinstance(texts, str) else " ".join(texts)
+    # The script of a long prefix decides as well as the whole, at a bounded cost.
+    text = text[:MAX_LABELS_FIELD_CHARS]
     scripts = Counter(script for script in map(_script, text) if script)
     if not scripts:
         return DEFAULT_LANGUAGE

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from core.errors import UnknownModelError
+from core.limits import quote
 
 Backend = Literal["transformers", "open_clip", "sentence-transformers"]
 Scoring = Literal["sigmoid", "softmax"]
@@ -166,10 +167,9 @@ def get_spec(key: str) -> ModelSpec:
     Raises:
         UnknownModelError: `key` is not in the registry; the message lists the keys that are.
     """
-    try:
+    if isinstance(key, str) and key in MODELS:
         return MODELS[key]
-    except KeyError:
-        raise UnknownModelError(f"Unknown model '{key}'. Known models: {', '.join(MODELS)}.") from None
+    raise UnknownModelError(f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}.")
 
 
 def all_slots() -> dict[str, str]:

@@ -18,24 +18,46 @@ from PIL import Image
 from core.config import Settings
 from core.encoders import Encoder, get_encoder
 from core.errors import InvalidInputError
+from core.limits import (
+    MAX_LABEL_CHARS,
+    MAX_LABELS,
+    MAX_LABELS_FIELD_CHARS,
+    MAX_TEMPLATE_CHARS,
+    check_text,
+    quote,
+)
 from core.registry import DEFAULT_MODEL_KEY
 
 DEFAULT_TEMPLATE = "This is a photo of {}."
-MAX_LABELS = 50
-MAX_LABEL_CHARS = 300
 #: Commas of several scripts: Latin, full-width (CJK), ideographic (Japanese), Arabic.
 _LABEL_SEPARATORS = re.compile(r"[,，、،]")
+#: What a template may hold besides text: one bare `{}` (where the label goes) and `{{`/`}}` escapes.
+_TEMPLATE_PARTS = re.compile(r"\{\{|\}\}|\{\}|[{}]")
+TEMPLATE_RULE = (
+    "A template is a sentence with exactly one {} where the label goes, e.g. "
+    f"'{DEFAULT_TEMPLATE}'; write {{{{ and }}}} for literal braces. Nothing may go inside the {{}} "
+    "(no names, numbers or format specs such as {:>10})."
+)
 
 
 def parse_labels(labels: str | Iterable[str]) -> list[str]:
     """Split comma-separated labels, trim them, drop empty ones and duplicates (first kept).
 
-    Accepts the commas of Latin, CJK and Arabic scripts, or an already split list.
+    Accepts the commas of Latin, CJK and Arabic scripts, or an already split list of strings.
 
     Raises:
-        InvalidInputError: no label is left, more than `MAX_LABELS`, or one is over `MAX_LABEL_CHARS`.
+        InvalidInputError: no label is left, more than `MAX_LABELS`, one is over `MAX_LABEL_CHARS`,
+            the whole field is over `MAX_LABELS_FIELD_CHARS`, or a label is not a string.
     """
-    parts = _LABEL_SEPARATORS.split(labels) if isinstance(labels, str) else list(labels)
+    if isinstance(labels, str):
+        _check_labels_size(len(labels))
+        parts = _LABEL_SEPARATORS.split(labels)
+    else:
+        parts = list(labels) if isinstance(labels, Iterable) else [labels]
+        if not all(isinstance(part, str) for part in parts):
+            odd = next(part for part in parts if not isinstance(part, str))
+            raise InvalidInputError(f"Labels must be text, got {type(odd).__name__} {quote(odd)}.")
+        _check_labels_size(sum(len(part) + 1 for part in parts))
     unique = list(dict.fromkeys(part.strip() for part in parts if part and part.strip()))
     if not unique:
         raise InvalidInputError(
@@ -48,32 +70,62 @@ def parse_labels(labels: str | Iterable[str]) -> list[str]:
     for label in unique:
         if len(label) > MAX_LABEL_CHARS:
             raise InvalidInputError(
-                f"The label '{label[:40]}...' is {len(label):,} characters long; "
+                f"The label {quote(label)} is {len(label):,} characters long; "
                 f"keep each label under {MAX_LABEL_CHARS} characters."
             )
     return unique
 
 
-def check_template(template: str | None) -> str:
-    """Return the template to use (the default when empty).
+def check_labels_field(labels: object) -> str:
+    """Return the labels field as typed (not yet split) if it is text of at most
+    `MAX_LABELS_FIELD_CHARS` characters; `parse_labels` makes the other checks.
 
     Raises:
-        InvalidInputError: the template has no `{}` where the label goes, or other braces.
+        InvalidInputError: not text, or too long.
     """
-    if template is None or not template.strip():
-        return DEFAULT_TEMPLATE
-    if "{}" not in template:
+    if not isinstance(labels, str):
         raise InvalidInputError(
-            f"The template '{template}' has no {{}} where the label goes. Use e.g. '{DEFAULT_TEMPLATE}'."
+            f"The labels must be text (comma-separated), got {type(labels).__name__} {quote(labels)}."
         )
-    try:
-        template.format("label")
-    except (IndexError, KeyError, ValueError):
+    _check_labels_size(len(labels))
+    return labels
+
+
+def _check_labels_size(size: int) -> None:
+    # Checked before splitting: a huge field would otherwise become a huge list first.
+    if size > MAX_LABELS_FIELD_CHARS:
         raise InvalidInputError(
-            f"The template '{template}' may hold only one {{}} and no other braces. "
-            f"Use e.g. '{DEFAULT_TEMPLATE}'."
-        ) from None
-    return template
+            f"The labels are {size:,} characters long in all; at most {MAX_LABELS_FIELD_CHARS:,} are "
+            f"accepted ({MAX_LABELS} labels of up to {MAX_LABEL_CHARS} characters). Remove some."
+        )
+
+
+def check_template(template: object) -> str:
+    """Return the template to use (the default when empty or None).
+
+    The one check of templates for the app, its API and the command line: see `TEMPLATE_RULE`.
+
+    Raises:
+        InvalidInputError: not text, over `MAX_TEMPLATE_CHARS`, or not exactly one bare `{}` (a format
+            spec, a field name or index, a conversion, or a lone brace); the message says what is allowed.
+    """
+    if template is None or (isinstance(template, str) and not template.strip()):
+        return DEFAULT_TEMPLATE
+    template = check_text(template, "The template", MAX_TEMPLATE_CHARS)
+    parts = _TEMPLATE_PARTS.findall(template)
+    if any(part in ("{", "}") for part in parts):
+        problem = "has a brace that is neither part of a bare {} nor a {{ or }} escape"
+    elif parts.count("{}") != 1:
+        count = parts.count("{}")
+        problem = "has no {} where the label goes" if count == 0 else f"has {count} {{}} instead of one"
+    else:
+        return template
+    raise InvalidInputError(f"The template {quote(template)} {problem}. {TEMPLATE_RULE}")
+
+
+def fill_template(template: str, label: str) -> str:
+    """The text for one label: `template` (checked by `check_template`) with the label in its `{}`."""
+    return template.format(label)
 
 
 class _LabelCache:
@@ -142,7 +194,7 @@ def classify(
     template = check_template(template)
     encoder = get_encoder(model, settings)
     image_embedding = encoder.embed_images([image])[0]
-    text_embeddings = label_cache.embed(encoder, [template.format(name) for name in names], language)
+    text_embeddings = label_cache.embed(encoder, [fill_template(template, name) for name in names], language)
     scores = encoder.scores(image_embedding, text_embeddings)
     ranked = sorted(zip(names, scores.tolist(), strict=True), key=lambda pair: -pair[1])
     return [{"label": name, "score": float(score)} for name, score in ranked]

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
+from core.limits import model_text, quote
 from core.progress import ProgressCallback
 from core.registry import ModelSpec, sources_id
 from core.vectors import Embeddings, normalize
@@ -157,11 +158,17 @@ class Encoder(ABC):
     ) -> Embeddings:
         """Embed texts. `language` is the source-language code for models that need one (NLLB-CLIP).
 
+        A text longer than `core.limits.MAX_TEXT_CHARS` is cut there before its tokenizer runs: the
+        models read only its first 64 to 128 tokens, which lie within that prefix (see `core.limits`).
+
         Returns:
             (N, D) float32 array, rows L2-normalised.
         """
         return self._batched(
-            list(texts), lambda batch: self._embed_text_batch(batch, language), batch_size, progress
+            [model_text(text) for text in texts],
+            lambda batch: self._embed_text_batch(batch, language),
+            batch_size,
+            progress,
         )
 
     def _batched(
@@ -234,7 +241,7 @@ def resolve_dtype(precision: str, device: str):  # -> torch.dtype
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     if precision not in dtypes or (precision == "fp16" and not device.startswith("cuda")):
         raise InvalidInputError(
-            f"Precision '{precision}' is not available on {device}: use auto, fp32 or bf16 "
+            f"Precision {quote(precision)} is not available on {device}: use auto, fp32 or bf16 "
             "(fp16 only on a GPU)."
         )
     return dtypes[precision]

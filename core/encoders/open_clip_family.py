@@ -14,8 +14,7 @@ from PIL import Image
 
 from core.config import Settings
 from core.encoders.base import Encoder, FastPath, Pixels, to_numpy
-from core.errors import InvalidInputError
-from core.languages import DEFAULT_LANGUAGE
+from core.languages import DEFAULT_LANGUAGE, check_language_code
 from core.registry import ModelSpec
 
 
@@ -85,12 +84,7 @@ class OpenClipEncoder(Encoder):
 
     def check_language(self, language: str) -> str:
         """Return `language` if the tokenizer knows it, else raise a clear error."""
-        if self.languages and language not in self.languages:
-            raise InvalidInputError(
-                f"'{language}' is not an NLLB language code. Use a code like eng_Latn, fra_Latn, "
-                "deu_Latn or jpn_Jpan (language_Script, as listed in the NLLB-200 documentation)."
-            )
-        return language
+        return check_language_code(language, self.languages) if self.languages else language
 
 
 class TransformPreprocessor:

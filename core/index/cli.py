@@ -16,6 +16,7 @@ from core.config import Settings
 from core.errors import InvalidInputError
 from core.index.cli_output import ProgressBar, hit_line, print_list, print_manifest, print_report
 from core.index.layout import Kind
+from core.limits import check_path, quote_path
 from core.registry import DEFAULT_MODEL_KEY, MODELS
 
 if TYPE_CHECKING:
@@ -221,8 +222,8 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
 
     index = load_index(args.name, settings=settings)
     query: Any = args.text if args.text is not None else args.image
-    if args.image is not None and not args.image.is_file():
-        raise InvalidInputError(f"The query image {args.image} does not exist.")
+    if args.image is not None and not check_path(args.image, "The query image").is_file():
+        raise InvalidInputError(f"The query image {quote_path(args.image)} does not exist.")
     hits = search(index, query, k=args.k, language=args.language, settings=settings)
     if args.json:
         rows = [{**asdict(hit), "thumbnail": str(hit.thumbnail) if hit.thumbnail else None} for hit in hits]

@@ -11,6 +11,7 @@ from core.config import Settings, get_settings
 from core.errors import IndexMismatchError
 from core.index import hints
 from core.index.manifest import Manifest
+from core.limits import quote
 from core.registry import get_spec, resolve_sources, sources_id
 
 #: A language argument that is not checked (search queries: the query's language is the caller's).
@@ -53,7 +54,7 @@ def check_compatible(
     if language is not ANY_LANGUAGE and manifest.kind == "text" and manifest.language != language:
         raise IndexMismatchError(
             f"Index '{manifest.name}' embedded its texts with language {manifest.language!r}; this build "
-            f"asks for {language!r}. {hints.same_language_hint()}"
+            f"asks for {quote(language)}. {hints.same_language_hint()}"
         )
 
 

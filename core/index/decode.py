@@ -30,6 +30,7 @@ from core.errors import InvalidInputError
 from core.images import MAX_IMAGE_BYTES, check_size, open_image
 from core.index.sources import Item
 from core.index.thumbnails import make_thumbnail
+from core.limits import quote
 
 #: Most decode workers chosen by `auto` beside a GPU.
 MAX_AUTO_WORKERS = 8
@@ -70,7 +71,9 @@ def resolve_workers(setting: str | int, device: str) -> int:
     except ValueError:
         workers = -1
     if workers < 0:
-        raise InvalidInputError(f"decode_workers must be 'auto' or a whole number >= 0, got {setting!r}.")
+        raise InvalidInputError(
+            f"decode_workers must be 'auto' or a whole number >= 0, got {quote(setting)}."
+        )
     return workers
 
 

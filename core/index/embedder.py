@@ -19,6 +19,7 @@ from core.encoders import Encoder
 from core.encoders.base import collate
 from core.errors import InvalidInputError
 from core.index.layout import Kind
+from core.limits import quote
 from core.vectors import normalize
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class Embedder:
         """Raises InvalidInputError: an unknown runtime, or "onnx-int8" where it cannot run."""
         if image_runtime not in IMAGE_RUNTIMES:
             raise InvalidInputError(
-                f"image_runtime must be one of {', '.join(IMAGE_RUNTIMES)}, not {image_runtime!r}."
+                f"image_runtime must be one of {', '.join(IMAGE_RUNTIMES)}, not {quote(image_runtime)}."
             )
         self.encoder = encoder
         self.kind = kind

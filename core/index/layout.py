@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.config import Settings, get_settings
 from core.errors import InvalidInputError
+from core.limits import quote
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -63,7 +64,7 @@ def check_name(name: str) -> str:
     """
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise InvalidInputError(
-            f"'{name}' is not a valid index name: use 1-64 letters, digits, '.', '_' or '-', "
+            f"{quote(name)} is not a valid index name: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (e.g. wikiart-siglip)."
         )
     return name

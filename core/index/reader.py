@@ -27,6 +27,7 @@ from core.index.layout import Kind
 from core.index.plan import Action, Plan
 from core.index.sources import Item
 from core.index.store import IndexStore
+from core.limits import quote
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Reader:
     ) -> None:
         if jpeg_decode not in JPEG_DECODERS:
             raise InvalidInputError(
-                f"jpeg_decode must be one of {', '.join(JPEG_DECODERS)}, not {jpeg_decode!r}."
+                f"jpeg_decode must be one of {', '.join(JPEG_DECODERS)}, not {quote(jpeg_decode)}."
             )
         self.plan = plan
         self.encoder = encoder

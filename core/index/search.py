@@ -24,6 +24,7 @@ from core.index.layout import INDEX_FILE, Kind
 from core.index.loaded import LoadedIndex
 from core.index.manifest import Manifest
 from core.index.store import IndexStore
+from core.limits import check_query, quote
 from core.vectors import normalize
 
 #: What `search` accepts as one query: a text, an image (PIL, or a path to an image file), or a vector.
@@ -184,7 +185,7 @@ def search_batch(index: LoadedIndex | str, vectors: np.ndarray, k: int = 10) -> 
     """
     loaded = index if isinstance(index, LoadedIndex) else load_index(index)
     if not isinstance(k, int) or k < 1:
-        raise InvalidInputError(f"k must be a whole number of at least 1, got {k!r}.")
+        raise InvalidInputError(f"k must be a whole number of at least 1, got {quote(k)}.")
     queries = prepare_vectors(vectors, loaded.dim)
     scores, ids = ann.search_ann(loaded.built, queries, k)
     return [
@@ -227,14 +228,14 @@ def embed_query(
     if isinstance(query, np.ndarray):
         return query.reshape(1, -1) if query.ndim == 1 else query
     if isinstance(query, str):
-        if not query.strip():
+        if not check_query(query).strip():
             raise InvalidInputError("The query text is empty. Type what to search for.")
         language = language or (index.manifest.language if index.kind == Kind.TEXT else None)
         return _encoder(index, settings).embed_texts([query], language=language)
     if isinstance(query, os.PathLike):
-        from core.images import open_image
+        from core.images import open_query_image
 
-        query = open_image(query)
+        query = open_query_image(query)
     if isinstance(query, Image.Image):
         return _encoder(index, settings).embed_images([query])
     raise InvalidInputError(

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from apps.examples import photo
 from core.errors import InvalidInputError
-from core.images import crop_to_drawing, open_image, sketch_to_image, to_rgb
+from core.images import QUERY_PIXELS, crop_to_drawing, open_image, open_query_image, sketch_to_image, to_rgb
 
 
 def _bytes(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -105,3 +106,56 @@ def test_sketch_from_layers_without_composite():
 def test_crop_keeps_a_drawing_that_fills_the_canvas():
     image = Image.new("RGB", (100, 60), "black")
     assert crop_to_drawing(image).size[0] >= 100
+
+
+# --------------------------------------------------------------------------------------------------
+# Images sent with a request: decoded and kept within bounds
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "1", "LA", "I;16", "CMYK"])
+def test_a_large_query_image_keeps_its_aspect_ratio_within_the_pixel_bound(mode):
+    image = Image.new("RGB", (3000, 2000), (200, 30, 60)).convert(mode)
+    fmt = "JPEG" if mode in ("CMYK", "L") else ("TIFF" if mode == "LA" else "PNG")
+    reduced = open_query_image(_bytes(image, fmt))
+    assert reduced.mode == "RGB" and reduced.width * reduced.height <= QUERY_PIXELS
+    assert abs(reduced.width / reduced.height - 1.5) < 0.01 and reduced.width >= 2000
+
+
+def test_a_query_image_within_the_bound_is_exactly_what_open_image_gives():
+    rng = np.random.default_rng(0)
+    data = _bytes(Image.fromarray(rng.integers(0, 255, (1500, 2000, 3), dtype=np.uint8)), "PNG")
+    assert np.array_equal(np.asarray(open_query_image(data)), np.asarray(open_image(data)))
+
+
+def test_a_reduced_query_image_still_turns_by_its_exif_orientation():
+    image = Image.new("RGB", (4000, 2000), "white")
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise
+    reduced = open_query_image(_bytes(image, "JPEG", exif=exif))
+    assert reduced.height > reduced.width
+
+
+def test_a_query_image_too_large_to_decode_is_refused_with_its_size():
+    image = Image.new("RGB", (6000, 5000), "white")  # 30 Mpx: 120 MB in memory, a small PNG file
+    with pytest.raises(
+        InvalidInputError, match=r"6000x5000 pixels in RGB mode, which takes 120 MB to decode"
+    ):
+        open_query_image(_bytes(image, "PNG"))
+    assert open_query_image(_bytes(image, "JPEG")).size == (2243, 1869)  # JPEGs decode at a reduced scale
+
+
+def test_scores_on_a_reduced_image_agree_with_the_pipeline_on_the_whole_image(tiny_models, tmp_path):
+    from transformers import pipeline
+
+    from core.zeroshot import classify
+
+    big = Image.open(photo("cat.jpg")).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+    big.save(tmp_path / "big.png")
+    labels = ["a cat", "a dog", "a red car", "猫"]
+    for key in ("siglip", "clip"):
+        classifier = pipeline("zero-shot-image-classification", model=tiny_models[key], device="cpu")
+        expected = {row["label"]: row["score"] for row in classifier(big, candidate_labels=labels)}
+        got = classify(
+            open_query_image(tmp_path / "big.png"), labels, model=key, template="This is a photo of {}."
+        )
+        assert max(abs(row["score"] - expected[row["label"]]) for row in got) < 1e-3

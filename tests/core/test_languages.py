@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from core.languages import DEFAULT_LANGUAGE, NLLB_LANGUAGES, detect_language, language_choices, language_name
+from core.errors import InvalidInputError
+from core.languages import (
+    DEFAULT_LANGUAGE,
+    NLLB_LANGUAGES,
+    check_language_code,
+    detect_language,
+    language_choices,
+    language_name,
+)
 
 
 def test_codes_are_exactly_nllb_200s():
@@ -38,3 +46,20 @@ def test_codes_are_exactly_nllb_200s():
 def test_detect_language(text, code):
     assert detect_language(text) == code
     assert detect_language(text.split(",")) == code
+
+
+def test_a_guess_reads_a_bounded_prefix():
+    assert detect_language("ねこ、いぬ、" * 4_000_000) == "jpn_Jpan"  # 24 million characters, read in part
+
+
+@pytest.mark.parametrize("code", ["klingon", "x" * 1_000_000, ["deu_Latn"], None, 5])
+def test_a_code_that_is_not_nllb_is_refused_and_quoted_short(code):
+    with pytest.raises(InvalidInputError, match=r"is not an NLLB language code\. Pick a language") as refused:
+        check_language_code(code)
+    assert len(str(refused.value)) < 250
+
+
+def test_a_model_checks_codes_against_its_own_tokenizer():
+    assert check_language_code("deu_Latn") == "deu_Latn"
+    with pytest.raises(InvalidInputError, match="'deu_Latn' is not an NLLB language code"):
+        check_language_code("deu_Latn", known={"eng_Latn"})

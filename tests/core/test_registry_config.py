@@ -53,6 +53,28 @@ def test_unknown_model_key_names_the_known_ones():
         get_spec("siglip3")
 
 
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("m" * 1_000_000, "'" + "m" * 40 + "…' (1,000,000 characters)"),
+        (["siglip"], "['siglip']"),
+        (None, "None"),
+    ],
+    ids=["1-mb-name", "a-list", "none"],
+)
+def test_an_unknown_model_key_of_any_size_or_type_is_quoted_short(key, shown):
+    with pytest.raises(UnknownModelError) as refused:
+        get_spec(key)
+    assert str(refused.value) == f"Unknown model {shown}. Known models: {', '.join(MODELS)}."
+
+
+def test_a_bad_model_override_is_quoted_short():
+    with pytest.raises(InvalidInputError, match=r"got 'x{40}…' \(5,000 characters\)\.$"):
+        Settings().with_model_overrides(["x" * 5_000])
+    with pytest.raises(UnknownModelError, match=r"Unknown model slot 'y{40}…' \(5,000 characters\)"):
+        Settings().with_model_overrides(["y" * 5_000 + "=/models/x"])
+
+
 def test_settings_from_environment_and_flags(tmp_path):
     env = {
         "SIGLIP_PROJECTS_INDEX_DIR": str(tmp_path),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,7 +11,17 @@ from PIL import Image
 from core.config import Settings
 from core.encoders import get_encoder
 from core.errors import InvalidInputError
-from core.zeroshot import DEFAULT_TEMPLATE, MAX_LABELS, check_template, classify, label_cache, parse_labels
+from core.limits import MAX_LABEL_CHARS, MAX_TEMPLATE_CHARS
+from core.zeroshot import (
+    DEFAULT_TEMPLATE,
+    MAX_LABELS,
+    TEMPLATE_RULE,
+    check_template,
+    classify,
+    fill_template,
+    label_cache,
+    parse_labels,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,6 +72,78 @@ def test_templates(template, expected):
 def test_bad_templates_are_clear_errors(template):
     with pytest.raises(InvalidInputError, match="template"):
         check_template(template)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{}", "a photo of {}.", "{{{}}}", "{{ {} }}", "the {} {{as seen}}", "{}}}{{", "猫の{}の写真", "{}\t\n"],
+)
+def test_a_bare_placeholder_and_escaped_braces_fill_as_str_format_does(template):
+    assert check_template(template) == template
+    assert fill_template(template, "cat") == template.format("cat")
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{{}}{:>20000000}", "a brace that is neither"),  # the reported 20 MB padding
+        ("{:>10}", "a brace that is neither"),
+        ("{:}", "a brace that is neither"),  # formats like {}, but it is a format spec all the same
+        ("{!r}", "a brace that is neither"),
+        ("{0}", "a brace that is neither"),
+        ("{0.__class__}", "a brace that is neither"),
+        ("{[0]}", "a brace that is neither"),
+        ("{label}", "a brace that is neither"),
+        ("{} {", "a brace that is neither"),
+        ("{{}", "a brace that is neither"),
+        ("{}}", "a brace that is neither"),
+        ("a {} and {}", "has 2 {} instead of one"),
+        ("{{}}", "has no {} where the label goes"),
+        ("a photo", "has no {} where the label goes"),
+    ],
+)
+def test_anything_but_one_bare_placeholder_is_refused_with_what_is_allowed(template, problem):
+    with pytest.raises(InvalidInputError) as refused:
+        check_template(template)
+    message = str(refused.value)
+    assert problem in message and TEMPLATE_RULE in message
+
+
+def test_a_template_over_the_limit_is_refused_and_not_echoed():
+    template = "a photo of {} " + "x" * 20_000_000
+    started = time.perf_counter()
+    with pytest.raises(InvalidInputError, match=r"^The template is 20,000,014 characters long; at most 200"):
+        check_template(template)
+    assert time.perf_counter() - started < 0.1
+    assert check_template("{}" + "x" * (MAX_TEMPLATE_CHARS - 2))
+
+
+@pytest.mark.parametrize("template", [12, ["{}"], {"a": "{}"}, 3.5])
+def test_a_template_that_is_not_text_is_refused(template):
+    with pytest.raises(InvalidInputError, match="The template must be text"):
+        check_template(template)
+
+
+def test_the_labels_field_as_a_whole_is_bounded_before_it_is_split():
+    most = ", ".join(f"{n:02d}" + "x" * (MAX_LABEL_CHARS - 2) for n in range(MAX_LABELS))
+    assert len(parse_labels(most)) == MAX_LABELS
+    started = time.perf_counter()
+    with pytest.raises(InvalidInputError, match=r"20,000,000 characters long in all; at most 16,000"):
+        parse_labels("a," * 10_000_000)
+    assert time.perf_counter() - started < 0.1
+    with pytest.raises(InvalidInputError, match="characters long in all"):
+        parse_labels(["a"] * 1_000_000)
+
+
+def test_labels_that_are_not_text_are_refused():
+    with pytest.raises(InvalidInputError, match=r"Labels must be text, got int 3"):
+        parse_labels(["cat", 3])
+
+
+def test_a_long_label_is_quoted_by_a_short_prefix():
+    with pytest.raises(InvalidInputError) as refused:
+        parse_labels("y" * 10_000)
+    assert "'" + "y" * 40 + "…' (10,000 characters)" in str(refused.value)
 
 
 def test_label_embeddings_are_cached_per_model_language_and_text(tiny_models):

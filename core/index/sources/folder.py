@@ -11,6 +11,7 @@ from core.errors import InvalidInputError
 from core.images import IMAGE_EXTENSIONS
 from core.index.layout import Kind
 from core.index.sources.base import Item, Source, read_table, scalars
+from core.limits import check_path, quote_path
 
 #: HF ImageFolder convention: a metadata file at the root of an image folder, with a `file_name` column.
 SIDECAR_FILES = ("metadata.jsonl", "metadata.csv")
@@ -31,9 +32,11 @@ class FolderSource(Source):
     listable = True
 
     def __init__(self, folder: str | os.PathLike[str], skip: Path | None = None) -> None:
-        self.folder = Path(folder).expanduser().resolve()
+        self.folder = check_path(folder, "The image folder").expanduser().resolve()
         if not self.folder.is_dir():
-            raise InvalidInputError(f"The image folder {self.folder} does not exist or is not a folder.")
+            raise InvalidInputError(
+                f"The image folder {quote_path(self.folder)} does not exist or is not a folder."
+            )
         self.skip = skip.resolve() if skip else None
         self._paths: list[Path] | None = None
 

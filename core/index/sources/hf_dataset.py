@@ -15,6 +15,7 @@ from core.errors import InvalidInputError
 from core.index.layout import Kind
 from core.index.sources.base import Item, Source, is_scalar, jsonable, public_name
 from core.index.sources.text_file import as_text, text_items
+from core.limits import check_path, quote, quote_path
 
 
 class DatasetSource(Source):
@@ -79,7 +80,8 @@ class DatasetSource(Source):
         missing = [name for name in wanted if columns and name not in columns]
         if missing:
             raise InvalidInputError(
-                f"Dataset '{self.name}' has no column {', '.join(repr(m) for m in missing)}. "
+                f"Dataset {quote_path(self.name)} has no column "
+                f"{', '.join(map(quote, missing[:5]))}. "
                 f"Columns: {', '.join(columns)}."
             )
         if metadata_columns is not None:
@@ -182,12 +184,13 @@ def _load(dataset: Any, split: str, config: str | None) -> Any:
     if not isinstance(dataset, str):
         if hasattr(dataset, "keys") and not hasattr(dataset, "features"):  # DatasetDict
             if split not in dataset:
-                raise InvalidInputError(f"The dataset has no split '{split}'. Splits: {', '.join(dataset)}.")
+                splits = ", ".join(dataset)
+                raise InvalidInputError(f"The dataset has no split {quote(split)}. Splits: {splits}.")
             return dataset[split]
         return dataset
     import datasets
 
-    saved = Path(dataset).expanduser()
+    saved = check_path(dataset, "The dataset").expanduser()
     if (saved / "state.json").is_file() or (saved / "dataset_dict.json").is_file():
         return _load(datasets.load_from_disk(str(saved)), split, config)  # made by save_to_disk
     try:
@@ -195,8 +198,8 @@ def _load(dataset: Any, split: str, config: str | None) -> Any:
     except Exception as error:  # datasets raises many types (FileNotFoundError, ConnectionError...)
         reason = " ".join(str(error).split())[:300] or type(error).__name__
         raise InvalidInputError(
-            f"Could not load dataset '{dataset}' (split '{split}'"
-            + (f", config '{config}'" if config else "")
+            f"Could not load dataset {quote_path(dataset)} (split {quote(split)}"
+            + (f", config {quote(config)}" if config else "")
             + f"): {reason}. Check the name and split; offline, only datasets already in the Hugging Face "
             "cache (or a local folder) can be used."
         ) from None

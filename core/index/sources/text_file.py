@@ -6,12 +6,12 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidInputError
 from core.index.layout import Kind
 from core.index.sources.base import Item, Source, read_table, scalars
+from core.limits import check_path, quote, quote_path
 
 TEXT_FILE_TYPES = (".txt", ".csv", ".jsonl", ".ndjson")
 
@@ -30,9 +30,9 @@ class TextFileSource(Source):
     listable = True
 
     def __init__(self, path: str | os.PathLike[str], text_column: str = "text") -> None:
-        self.path = Path(path).expanduser().resolve()
+        self.path = check_path(path, "The text file").expanduser().resolve()
         if not self.path.is_file():
-            raise InvalidInputError(f"The text file {self.path} does not exist.")
+            raise InvalidInputError(f"The text file {quote_path(self.path)} does not exist.")
         if self.path.suffix.lower() not in TEXT_FILE_TYPES:
             raise InvalidInputError(
                 f"{self.path.name}: use a .txt file (one text per line), a .csv or a .jsonl file."
@@ -56,7 +56,7 @@ class TextFileSource(Source):
                 table = read_table(self.path)
                 if table and self.text_column not in table[0]:
                     raise InvalidInputError(
-                        f"{self.path.name} has no column '{self.text_column}'. Columns: "
+                        f"{self.path.name} has no column {quote(self.text_column)}. Columns: "
                         f"{', '.join(table[0])}. Choose one with --text-column."
                     )
                 self._rows = [
