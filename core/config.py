@@ -66,6 +66,26 @@ class Settings:
             "CONCURRENCY", "Model requests served at once across all tabs; more wait in the queue."
         ),
     )
+    eval_max_images: int = field(
+        default=2000,
+        metadata=_meta(
+            "EVAL_MAX_IMAGES",
+            "Most images one run of the app's Evaluate tab reads; a larger upload is refused with a "
+            "message (the `eval` command line reads folders and datasets of any size).",
+        ),
+    )
+    eval_max_classes: int = field(
+        default=200,
+        metadata=_meta("EVAL_MAX_CLASSES", "Most classes (class folders) one run of the Evaluate tab takes."),
+    )
+    eval_max_upload_mb: int = field(
+        default=200,
+        metadata=_meta(
+            "EVAL_MAX_UPLOAD_MB",
+            "Largest file the app accepts, in MB (the Evaluate tab's zips; single images stay under "
+            "50 MB). A zip may unpack to at most 5x this, with no file compressed more than 100:1.",
+        ),
+    )
     model_overrides: Mapping[str, str] = field(
         default_factory=dict,
         metadata=_meta(
