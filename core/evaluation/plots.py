@@ -8,6 +8,7 @@ Noto Sans CJK.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,25 @@ def write_plots(report: EvalReport, folder: str | Path) -> dict[str, Path]:
     }
     for key in report.results:
         plots[f"confusion:{key}"] = confusion_plot(report, key, folder / f"confusion_{key}.png")
+    _return_freed_memory()
     return plots
+
+
+@functools.cache
+def _libc() -> object | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, Windows, musl): nothing to do
+        return None
+
+
+def _return_freed_memory() -> None:
+    """Drawing leaves ~60 MB of freed memory in glibc's heap, per server thread that drew, which
+    it keeps rather than returning (measured: resident memory +67 MB after 20 runs of the same five
+    plots, back to the start after `malloc_trim`). Hand it back so a long-running app does not grow."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)  # type: ignore[attr-defined]
 
 
 def _label(report: EvalReport, key: str) -> str:
@@ -90,10 +109,11 @@ def accuracy_plot(report: EvalReport, path: Path) -> Path:
         bars = axes.bar(positions + (n - 1) * width, values, width, label=title, color=METRIC_COLOURS[n])
         axes.bar_label(bars, labels=[f"{value:.0%}" for value in values], fontsize=8, padding=2)
     axes.set_xticks(positions, [_label(report, key) for key in keys], rotation=20 if len(keys) > 4 else 0)
-    axes.set_ylim(0, 1.12)
+    axes.set_ylim(0, 1.22)  # room for the value labels and the legend above 100%
+    axes.set_yticks(np.linspace(0, 1, 6))
     _percent(axes.yaxis)
     axes.set_ylabel("share of images")
-    axes.legend(loc="upper right", ncols=3, fontsize=8, frameon=False)
+    axes.legend(loc="upper center", ncols=3, fontsize=8, frameon=False)
     axes.set_title(f"Zero-shot accuracy on {report.images:,} images, {len(report.classes)} classes")
     axes.spines[["top", "right"]].set_visible(False)
     return _save(figure, path)

@@ -224,5 +224,10 @@ def _report(
         language=language,
         unavailable=unavailable,
         skipped=tuple(SkippedImage(data.images[n].name, reason) for n, reason in sorted(skipped.items())),
-        notes=tuple(data.notes),
+        notes=tuple(data.notes) + _top5_note(data),
     )
+
+
+def _top5_note(data: ClassificationData | RetrievalData) -> tuple[str, ...]:
+    classes = len(getattr(data, "classes", ()))
+    return ("With 5 classes or fewer, top-5 accuracy is always 100%.",) if 0 < classes <= 5 else ()

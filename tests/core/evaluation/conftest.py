@@ -50,3 +50,14 @@ def caption_folder(tmp_path_factory) -> Path:
 @pytest.fixture
 def settings(tiny_models) -> Settings:
     return Settings.from_env()
+
+
+def write_zip(path: Path, folder: Path, top: str = "") -> Path:
+    """Zip `folder`'s files (as `top/...` when `top` is given), as a user's zip tool would."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(folder.rglob("*")):
+            if file.is_file():
+                archive.write(file, (Path(top) / file.relative_to(folder)).as_posix())
+    return path
