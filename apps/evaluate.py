@@ -13,13 +13,12 @@ from typing import Any
 import gradio as gr
 
 from apps import texts
-from apps.common import user_error
+from apps.common import language_dropdown, user_error
 from core.config import Settings
 from core.errors import SiglipProjectsError
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
 from core.evaluation.uploads import UploadResult, evaluate_upload
-from core.languages import language_choices
 from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
@@ -162,13 +161,7 @@ def build_evaluate_tab(settings: Settings) -> None:
             with gr.Accordion("Options", open=False):
                 template = gr.Textbox(label="Template", value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
                 ensemble = gr.Checkbox(label="Prompt ensemble", value=False, info=texts.ENSEMBLE_HELP)
-                language = gr.Dropdown(
-                    choices=[("Guess from the texts", texts.LANGUAGE_AUTO), *language_choices()],
-                    value=texts.LANGUAGE_AUTO,
-                    label="Language",
-                    info=texts.EVALUATE_LANGUAGE_HELP,
-                    allow_custom_value=True,
-                )
+                language = language_dropdown("Language", "Guess from the texts", texts.EVALUATE_LANGUAGE_HELP)
             button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
         with gr.Column(scale=5):
             status = gr.Markdown(elem_id="eval-status")

@@ -9,10 +9,16 @@ import gradio as gr
 from PIL import Image
 
 from apps import examples, texts
-from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
+from apps.common import (
+    DEFAULT_TOP_K,
+    MODEL_CONCURRENCY_ID,
+    build_model_columns,
+    compare_models,
+    language_dropdown,
+)
 from apps.components import image_upload
 from core.config import Settings
-from core.languages import NLLB_LANGUAGES, detect_language, language_choices, language_name
+from core.languages import NLLB_LANGUAGES, detect_language, language_name
 from core.zeroshot import MAX_LABELS
 
 MODEL_KEYS: tuple[str, ...] = ("siglip-multilingual", "siglip2", "nllb-clip", "mclip")
@@ -73,13 +79,7 @@ def build_multilingual_tab(settings: Settings) -> None:
                 info=f"Up to {MAX_LABELS} labels.",
                 elem_id="ml-labels",
             )
-            language = gr.Dropdown(
-                choices=[("Guess from the labels", texts.LANGUAGE_AUTO), *language_choices()],
-                value=texts.LANGUAGE_AUTO,
-                label="Source language",
-                info=texts.LANGUAGE_HELP,
-                allow_custom_value=True,
-            )
+            language = language_dropdown("Source language", "Guess from the labels", texts.LANGUAGE_HELP)
             with gr.Accordion("Options", open=False):
                 template = gr.Textbox(
                     label="Template", value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP
