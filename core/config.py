@@ -40,9 +40,11 @@ class Settings:
         default="auto",
         metadata=_meta(
             "PRECISION",
-            "`auto` (bf16 on GPUs and on CPUs with native bf16, else fp32), `fp32`, `bf16` or `fp16` "
-            "(GPU only). fp32 reproduces the transformers pipeline's scores to 1e-5; bf16 embeddings "
-            "agree with fp32 at cosine >= 0.9999 and run about 2x faster on CPU.",
+            "`auto`: fp32 for interactive uses (the zero-shot tabs and query embeddings, whose scores "
+            "then equal the fp32 transformers pipeline to 1e-5) and bf16 for bulk uses (index builds, "
+            "evaluation runs) on GPUs and CPUs that compute it natively (about 2x faster on CPU; "
+            "embeddings at cosine >= 0.9999 to fp32). `fp32`, `bf16` or `fp16` (GPU only) apply to "
+            "every use.",
         ),
     )
     naflex_max_patches: int = field(

@@ -9,25 +9,23 @@ next batch. Class prompts go through the zero-shot label cache, so repeated runs
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 
 from core.config import Settings
 from core.encoders import Encoder, get_encoder
-from core.encoders.base import collate, normalize
 from core.errors import ModelLoadError
 from core.evaluation.data import ImageRef
-from core.images import open_image
-from core.index.build import THUMBNAIL_SIZE
-from core.index.loader import ImageLoader, LoadedImage, resolve_workers
+from core.index.decode import ImageLoader, LoadedImage, resolve_workers
+from core.index.embedder import Embedder
+from core.index.layout import Kind
+from core.index.reader import prefetch
+from core.index.sources import Item
+from core.index.thumbnails import THUMBNAIL_SIZE
+from core.vectors import normalize
 from core.zeroshot import label_cache
-
-log = logging.getLogger(__name__)
 
 #: Called with the number of items done so far.
 Advance = Callable[[int], None]
@@ -37,8 +35,13 @@ T = TypeVar("T")
 
 
 def load_encoder(key: str, settings: Settings) -> Encoder:
-    """The encoder an evaluation run uses for model `key` (loaded once per process and cached)."""
-    return get_encoder(key, settings)
+    """The encoder an evaluation run uses for model `key`: a bulk use, like an index build (with
+    `precision=auto`, bf16 where the hardware computes it natively), loaded once and cached."""
+    return get_encoder(key, settings, bulk=True)
+
+
+def _item(position: int, ref: ImageRef) -> Item:
+    return Item(str(position), "", ref.name, {}, path=str(ref.path) if ref.path else None, data=ref.data)
 
 
 def embed_images(
@@ -49,27 +52,33 @@ def embed_images(
     Returns:
         (vectors, skipped): (n, D) float32 L2-normalised rows for the images that were read, in order,
         and {position in `images`: reason} for the others.
+
+    Raises:
+        ModelLoadError: the model failed on every image of a batch (the model is at fault).
     """
+    embedder = Embedder(encoder, Kind.IMAGE, language=None)
     skipped: dict[int, str] = {}
-    wanted = []
-    for position, ref in enumerate(images):
-        if ref.path is None and ref.data is None:
-            skipped[position] = "the row has no image"
-        else:
-            wanted.append(position)
     parts: list[np.ndarray] = []
-    done = len(skipped)
-    workers = resolve_workers("auto", encoder.device)
+    done = 0
     # The build's thumbnail size sets how far JPEGs are draft-decoded: the same as an index build, so
     # the vectors are those an index of the images holds (the thumbnails themselves go unused).
+    workers = resolve_workers("auto", encoder.device)
     with ImageLoader(encoder, thumbnail_size=THUMBNAIL_SIZE, workers=workers) as loader:
-        loads = (partial(open_image, images[n].path or images[n].data) for n in wanted)
-        results = zip(wanted, loader.load_all(loads), strict=True)
-        for batch in prefetch(_chunks(results, batch_size)):
+
+        def batches() -> Iterator[list[tuple[int, LoadedImage | str]]]:
+            loaded = loader.load_all(_item(n, ref) for n, ref in enumerate(images))
+            yield from _chunks(enumerate(loaded), batch_size)
+
+        for batch in prefetch(batches):
             readable = [(n, loaded) for n, loaded in batch if isinstance(loaded, LoadedImage)]
             skipped.update((n, loaded) for n, loaded in batch if isinstance(loaded, str))
             if readable:
-                vectors, failed = _embed_batch(encoder, [loaded for _, loaded in readable])
+                payloads = [item.pixels if item.pixels is not None else item.image for _, item in readable]
+                try:
+                    vectors, failed = embedder.embed(payloads)
+                except Exception as error:  # every image of the batch failed: skip this model only
+                    reason = " ".join(str(error).split())[:200]
+                    raise ModelLoadError(f"{encoder.spec.name} could not embed images ({reason}).") from error
                 skipped.update((readable[k][0], reason) for k, reason in failed.items())
                 parts.append(vectors)
             done += len(batch)
@@ -77,36 +86,6 @@ def embed_images(
                 advance(done)
     vectors = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
     return np.ascontiguousarray(vectors, dtype=np.float32), dict(sorted(skipped.items()))
-
-
-def _embed_batch(encoder: Encoder, loaded: list[LoadedImage]) -> tuple[np.ndarray, dict[int, str]]:
-    """Embed one batch; if the model fails on it, embed one by one and skip the images that fail."""
-    try:
-        return _forward(encoder, loaded), {}
-    except Exception as error:  # a model error on one odd image must not stop the run
-        if len(loaded) == 1:
-            return np.zeros((0, encoder.dim), np.float32), {0: _failure(error)}
-        log.warning("Batch failed (%s); embedding its images one by one", error)
-    rows, failed = [], {}
-    for k, item in enumerate(loaded):
-        try:
-            rows.append(_forward(encoder, [item]))
-        except Exception as error:
-            failed[k] = _failure(error)
-    if not rows:
-        # Every image of the batch fails: the model, not the data, is at fault (this model is skipped).
-        raise ModelLoadError(f"{encoder.spec.name} could not embed images: {next(iter(failed.values()))}")
-    return np.concatenate(rows), failed
-
-
-def _forward(encoder: Encoder, loaded: list[LoadedImage]) -> np.ndarray:
-    if loaded[0].pixels is not None:
-        return encoder.embed_pixels(collate([item.pixels for item in loaded]))  # type: ignore[misc]
-    return encoder.embed_images([item.image for item in loaded], batch_size=len(loaded))  # type: ignore[misc]
-
-
-def _failure(error: Exception) -> str:
-    return f"the model could not embed it ({type(error).__name__}: {' '.join(str(error).split())[:200]})"
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -118,17 +97,6 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
-
-
-def prefetch(items: Iterator[T]) -> Iterator[T]:
-    """Produce the next item in a reader thread while the caller works on this one (the model releases
-    the GIL, so decoding overlaps the forward pass). Errors of the reader re-raise here."""
-    end = object()
-    with ThreadPoolExecutor(1, thread_name_prefix="eval-reader") as reader:
-        pending = reader.submit(next, items, end)
-        while (item := pending.result()) is not end:
-            pending = reader.submit(next, items, end)
-            yield item  # type: ignore[misc]
 
 
 def embed_classes(

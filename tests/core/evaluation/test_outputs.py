@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.config import Settings
 from core.errors import InvalidInputError, UnknownModelError
 from core.evaluation import (
     EvalOptions,
@@ -128,7 +129,7 @@ def test_templates_come_from_clip_benchmark_files_unchanged():
 def test_images_take_the_index_builders_fast_path(tmp_path, settings):
     """Evaluation embeds a JPEG folder exactly as an index build of it does (draft decode, batches)."""
     from core.evaluation.data import ImageRef, image_files
-    from core.index import build_image_index_from_folder, load_index
+    from core.index import BuildOptions, FolderSource, build_index, load_index
     from tests.core.index.conftest import make_image
 
     for n in range(6):
@@ -136,7 +137,8 @@ def test_images_take_the_index_builders_fast_path(tmp_path, settings):
     refs = [ImageRef(path.name, path=path) for path in image_files(tmp_path)]
     encoder = load_encoder("siglip", settings)
     vectors, skipped = embed_images(encoder, refs, batch_size=4)
-    build_image_index_from_folder("fast", tmp_path, settings=settings.with_(index_dir=tmp_path / "idx"))
+    build_index("fast", FolderSource(tmp_path), BuildOptions(model_key="siglip"), settings=settings.with_(
+        index_dir=tmp_path / "idx"))  # fmt: skip
     index = load_index("fast", settings=settings.with_(index_dir=tmp_path / "idx"))
     by_path = dict(zip((row["path"] for row in index.rows), index.vectors(), strict=True))
     assert not skipped
@@ -155,3 +157,23 @@ def test_metric_ranks_equal_a_full_stable_sort():
     metrics = zeroshot_metrics(scores / 4, labels, sigmoid=True)
     assert metrics.top1 == np.mean(order[:, 0] == labels) and metrics.top5 == np.mean(expected < 5)
     assert metrics.abstain == np.mean(scores.max(axis=1) / 4 < 0.5)
+
+
+def test_evaluations_and_index_builds_run_as_bulk_uses(tmp_path, class_folder, tiny_models):
+    """With precision=auto they take the bulk model (bf16 where native); the tabs keep fp32."""
+    from core.encoders import clear_cache, is_loaded
+    from core.encoders.base import native_low_precision
+    from core.index import BuildOptions, FolderSource, build_index
+
+    auto = Settings.from_env().with_(precision="auto", index_dir=tmp_path / "idx")
+    clear_cache("clip", auto)
+    report = evaluate_zeroshot(read_class_folder(class_folder), EvalOptions(models=("clip",)), settings=auto)
+    assert is_loaded("clip", auto, bulk=True)
+    assert is_loaded("clip", auto) == (native_low_precision("cpu") == "fp32")
+    assert (
+        report.to_json()["details"]["clip"]["dtype"]
+        == {"bf16": "bfloat16", "fp32": "float32"}[native_low_precision("cpu")]
+    )
+    clear_cache("clip", auto)
+    build_index("bulk", FolderSource(class_folder), BuildOptions(model_key="clip"), settings=auto)
+    assert is_loaded("clip", auto, bulk=True)
