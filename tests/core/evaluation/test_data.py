@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -253,3 +254,25 @@ def test_unpacking_stops_at_the_declared_size(tmp_path):
         extract_zip(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
     written = list(Path(tmp_path / "out").rglob("*.png"))
     assert all(path.stat().st_size <= 100 for path in written)
+
+
+def test_an_upload_run_cleans_up_and_old_outputs_are_pruned(tmp_path, settings):
+    import time
+
+    from core.evaluation.uploads import evaluate_upload, new_output_folder
+
+    entries = {f"photos/{c}/{n}.png": png(10 * i + n) for i, c in enumerate(("cat", "dog")) for n in range(2)}
+    (tmp_path / "upload.zip").write_bytes(zip_bytes(entries))
+    before = set(Path(tempfile.gettempdir()).glob("siglip-eval-upload-*"))
+    result = evaluate_upload(
+        tmp_path / "upload.zip", "zeroshot", EvalOptions(models=("siglip",)), settings=settings
+    )
+    assert result.report.images == 4 and all(path.is_file() for path in result.files)
+    assert set(Path(tempfile.gettempdir()).glob("siglip-eval-upload-*")) == before  # the unpacked zip is gone
+    with pytest.raises(InvalidInputError, match="The task must be one of zeroshot, retrieval"):
+        evaluate_upload(tmp_path / "upload.zip", "captioning", EvalOptions(), settings=settings)
+    old = new_output_folder(tmp_path / "outputs")
+    stale = time.time() - 7200
+    os.utime(old, (stale, stale))
+    fresh = new_output_folder(tmp_path / "outputs")
+    assert fresh.is_dir() and not old.exists()
