@@ -16,6 +16,7 @@ from PIL import Image
 
 from core.evaluation import EvalOptions, evaluate_retrieval, evaluate_zeroshot, read_caption_folder
 from core.evaluation import read_class_folder as read_classes
+from core.registry import get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
 TRANSFORMERS_KEYS = ["siglip", "siglip2", "siglip2-naflex", "siglip-multilingual", "clip"]
@@ -63,11 +64,14 @@ def pil_images(data) -> list[Image.Image]:
 def test_zeroshot_equals_the_pipeline_image_by_image(key, data, tiny_models, settings):
     from transformers import pipeline
 
+    # SigLIP 2 keys lowercase their texts (as in training); the pipeline gets them lowercased.
+    fold = str.lower if get_spec(key).lowercase_texts else str
     classifier = pipeline("zero-shot-image-classification", model=tiny_models[key], device="cpu")
     rankings, best = [], []
+    classes = [fold(name) for name in data.classes]
     for image in pil_images(data):
-        results = classifier(image, candidate_labels=list(data.classes), hypothesis_template=TEMPLATE)
-        rankings.append([data.classes.index(row["label"]) for row in results])
+        results = classifier(image, candidate_labels=classes, hypothesis_template=fold(TEMPLATE))
+        rankings.append([classes.index(row["label"]) for row in results])
         best.append(results[0]["score"])
     sigmoid = key != "clip"
     expected = expected_metrics(rankings, best, data.labels, len(data.classes), sigmoid)
