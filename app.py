@@ -3,6 +3,7 @@
 python app.py                       # serve the app on http://127.0.0.1:7860
 python app.py --model siglip=/models/siglip-base   # use a local checkpoint
 python app.py index build --help    # build, search and inspect embedding indexes
+python app.py eval zeroshot --help  # which model is best on your images: accuracy, recall, plots
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="app.py",
         description="SigLIP Projects: draw-to-search art, CLIP vs SigLIP, multilingual zero-shot, "
-        "and embedding index tools.",
+        "embedding index tools and evaluation on your own data.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Models (override any slot with --model SLOT=VALUE or SIGLIP_PROJECTS_MODEL_<SLOT>):\n"
         + "\n".join(f"  {slot:<22} {default}" for slot, default in all_slots().items()),
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch-size", type=int, help="Items per model call when embedding.")
     parser.add_argument("-v", "--verbose", action="store_true", help="Log debug messages.")
-    commands = parser.add_subparsers(dest="command", metavar="{serve,index}")
+    commands = parser.add_subparsers(dest="command", metavar="{serve,index,eval}")
 
     serve = commands.add_parser("serve", help="Serve the Gradio app (the default command).")
     add_serve_arguments(parser)
@@ -75,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     from core.index.cli import add_index_commands
 
     add_index_commands(index)
+
+    evaluate = commands.add_parser(
+        "eval", help="Evaluate every model on your own images: zero-shot accuracy, retrieval recall."
+    )
+    from core.evaluation.cli import add_eval_commands
+
+    add_eval_commands(evaluate)
     return parser
 
 
@@ -132,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_from_args(args)
         set_settings(settings)
-        if args.command == "index":
+        if args.command in ("index", "eval"):
             return args.run(args, settings)
         return serve(args, settings)
     except SiglipProjectsError as error:

@@ -1,4 +1,4 @@
-"""The Gradio app: three tabs on the core. `app.py` calls `build_demo` and `launch`.
+"""The Gradio app: four tabs on the core. `app.py` calls `build_demo` and `launch`.
 
 Building the app imports no ML library and loads no model: each model loads on first use.
 """
@@ -12,12 +12,10 @@ import gradio as gr
 from core.config import Settings, set_settings
 from core.images import MAX_IMAGE_BYTES
 
-__all__ = ["build_demo", "launch"]
+__all__ = ["build_demo", "launch", "max_file_size"]
 
 #: Requests waiting in the queue before new ones are turned away.
 MAX_QUEUE = 64
-#: Largest upload the server accepts: the largest image file the core opens.
-MAX_FILE_SIZE = MAX_IMAGE_BYTES
 #: Largest request body read at all (uploads aside): larger ones get HTTP 413 before a byte is read.
 #: The largest valid request is under 0.4 MB (texts of a few thousand characters, inline images up to
 #: 256 KB; images otherwise come as uploads). Gradio parses a whole body, and keeps it while the
@@ -39,6 +37,7 @@ def build_demo(settings: Settings) -> gr.Blocks:
     from apps import texts
     from apps.clip_vs_siglip import build_clip_vs_siglip_tab
     from apps.draw_search import build_draw_search_tab
+    from apps.evaluate import build_evaluate_tab
     from apps.multilingual import build_multilingual_tab
 
     set_settings(settings)
@@ -51,7 +50,15 @@ def build_demo(settings: Settings) -> gr.Blocks:
                 build_clip_vs_siglip_tab(settings)
             with gr.Tab("Multilingual zero-shot", id="multilingual"):
                 build_multilingual_tab(settings)
+            with gr.Tab("Evaluate on your data", id="evaluate"):
+                build_evaluate_tab(settings)
     return demo
+
+
+def max_file_size(settings: Settings) -> int:
+    """Largest upload the server accepts, in bytes: the Evaluate tab's zips (images are then refused
+    by the core above its own limit, with a message)."""
+    return max(MAX_IMAGE_BYTES, settings.eval_max_upload_mb * 1_000_000)
 
 
 def launch(
@@ -84,7 +91,7 @@ def launch(
         share=share,
         prevent_thread_lock=not block,
         quiet=not block,
-        max_file_size=MAX_FILE_SIZE,
+        max_file_size=max_file_size(settings),
         state_session_capacity=MAX_SESSIONS,
         app_kwargs={"middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES)]},
         allowed_paths=gallery.served_folders(settings),

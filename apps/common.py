@@ -16,6 +16,7 @@ from apps import texts
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
 from core.images import open_query_image, to_rgb
+from core.languages import language_choices
 from core.registry import get_spec
 from core.zeroshot import check_template, classify, parse_labels
 
@@ -46,6 +47,17 @@ def load_image(value: str | bytes | Image.Image | None, what: str = "an image") 
         return to_rgb(value) if isinstance(value, Image.Image) else open_query_image(value)
     except SiglipProjectsError as error:
         raise user_error(error) from None
+
+
+def language_dropdown(label: str, guess: str, info: str) -> gr.Dropdown:
+    """An NLLB language picker whose first choice, `guess`, lets the core guess from the texts."""
+    return gr.Dropdown(
+        choices=[(guess, texts.LANGUAGE_AUTO), *language_choices()],
+        value=texts.LANGUAGE_AUTO,
+        label=label,
+        info=info,
+        allow_custom_value=True,
+    )
 
 
 def label_value(results: Sequence[dict[str, Any]], top_k: int) -> dict[str, float]:

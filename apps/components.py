@@ -187,7 +187,7 @@ def data_url_bytes(url: str) -> bytes:
     _, _, encoded = url.partition(",")
     if len(encoded) * 3 // 4 > MAX_IMAGE_BYTES:
         raise gr.Error(
-            f"The image is over the limit of {MAX_IMAGE_BYTES / 1e6:.0f} MB. Use a smaller file.",
+            f"The image is over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MB. Use a smaller file.",
             print_exception=False,
         )
     try:

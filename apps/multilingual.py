@@ -14,12 +14,13 @@ from apps.common import (
     MODEL_CONCURRENCY_ID,
     build_model_columns,
     compare_models,
+    language_dropdown,
     user_error,
 )
 from apps.components import guarded, image_upload, labels_input, number_slider, template_input
 from core.config import Settings
 from core.errors import SiglipProjectsError
-from core.languages import check_language_code, detect_language, language_choices, language_name
+from core.languages import check_language_code, detect_language, language_name
 from core.zeroshot import MAX_LABELS
 
 MODEL_KEYS: tuple[str, ...] = ("siglip-multilingual", "siglip2", "nllb-clip", "mclip")
@@ -83,13 +84,7 @@ def build_multilingual_tab(settings: Settings) -> None:
                 elem_id="ml-labels",
             )
             language = guarded(
-                gr.Dropdown(
-                    choices=[("Guess from the labels", texts.LANGUAGE_AUTO), *language_choices()],
-                    value=texts.LANGUAGE_AUTO,
-                    label="Source language",
-                    info=texts.LANGUAGE_HELP,
-                    allow_custom_value=True,
-                ),
+                language_dropdown("Source language", "Guess from the labels", texts.LANGUAGE_HELP),
                 _check_language,
             )
             with gr.Accordion("Options", open=False):

@@ -127,3 +127,39 @@ SINGLE_LABEL_SOFTMAX = (
 
 def failed_note(name: str, error: str) -> str:
     return f"**{name} is unavailable.** {error}"
+
+
+EVALUATE_INTRO = """
+Which model works best **on your images**? Upload a zip, pick the models, and compare their accuracy
+side by side, with per-class results and each model's confusion matrix.
+
+- **Classification**: a zip of class folders, one per class (`cat/`, `dog/`, `golden_retriever/`...):
+  every image is classified among the folder names (`_` reads as a space).
+- **Retrieval**: a zip of images with a `metadata.jsonl` or `metadata.csv` giving each `file_name` a
+  `caption` (a JSON list of captions works too): each image searches the captions and each caption the
+  images.
+
+Limits per run: {images:,} images, {classes:,} classes, {upload:,} MB. For more, run
+`python app.py eval zeroshot --folder DIR` on your own machine (see the README).
+"""
+
+EVALUATE_NO_FILE = "Upload a zip of class folders (or of images with a metadata.jsonl of captions) first."
+EVALUATE_NO_MODEL = "Pick at least one model to evaluate."
+ENSEMBLE_HELP = "Average CLIP's 80 ImageNet prompts per class (better accuracy; 80x the text work)."
+EVALUATE_LANGUAGE_HELP = "Language of the class names or captions, for NLLB-CLIP's tokenizer."
+
+ABSTAIN_NOTE = (
+    '"None of these" is the share of images whose best class scores below 0.5: SigLIP models score '
+    "each class on its own and can say that no class fits; softmax models (CLIP, NLLB-CLIP, "
+    "multilingual CLIP) always pick one (—)."
+)
+
+
+def evaluation_status(
+    task: str, best: str, score: str, images: int, groups: str, models: int, seconds: float
+) -> str:
+    what = "top-1 accuracy" if task == "zeroshot" else "mean recall@k"
+    return (
+        f"**Best: {best}**, {what} {score} · {images:,} images, {groups} · {models} model(s) "
+        f"in {seconds:.0f} s"
+    )

@@ -4,9 +4,10 @@
     python -m benchmarks.load_test --users 4 --seconds 10
 
 It builds the tests' tiny checkpoints (tests/tiny_models.py) and a 12-painting index, serves the app
-from a subprocess on a free localhost port, and runs the users in threads. Each user calls the five
-endpoints in turn with its own uploads, and every tenth request is bad input that must fail with its
-clear message (or, for an empty canvas, answer with no results). Phases:
+from a subprocess on a free localhost port, and runs the users in threads. Each user calls the six
+endpoints in turn with its own uploads (for /evaluate, a zip of 8 images in 2 class folders), and
+every tenth request is bad input that must fail with its clear message (or, for an empty canvas,
+answer with no results). Phases:
 
 1. warm-up: all users at once against cold models (so concurrent first calls must load each model once);
 2. baseline: one user, a few calls per endpoint (the latency ratios below are against it);
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +54,8 @@ PAINTING_COLOURS = (
     "red", "blue", "green", "black", "gold", "purple", "orange", "grey", "teal", "deeppink", "navy", "brown",
 )  # fmt: skip
 OTHER_LABELS = ("Katze, Hund, Auto", "猫、犬、車", "قطة، كلب", "chat, chien, voiture", "🐱, 🐶, 🚗")
+#: The Evaluate tab's default models.
+EVAL_MODELS = ("siglip", "siglip2", "clip")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -60,12 +64,15 @@ OTHER_LABELS = ("Katze, Hund, Auto", "猫、犬、車", "قطة، كلب", "chat
 
 @dataclass(frozen=True)
 class Files:
-    """Files the users upload: a sketch, a painting-like picture, photos, and a file that is no image."""
+    """Files the users upload: a sketch, a painting-like picture, photos, a file that is no image, a zip
+    of class folders for /evaluate and a zip with a `../` entry."""
 
     sketch: str
     picture: str
     photos: tuple[str, ...]
     not_an_image: str
+    eval_zip: str
+    traversal_zip: str
 
 
 def make_files(folder: Path) -> Files:
@@ -80,7 +87,17 @@ def make_files(folder: Path) -> Files:
     picture.save(folder / "picture.png")
     (folder / "notes.jpg").write_text("not an image", encoding="utf-8")
     photos = tuple(str(path) for path in sorted(EXAMPLES.glob("*.jpg")))
-    return Files(str(folder / "sketch.png"), str(folder / "picture.png"), photos, str(folder / "notes.jpg"))
+    with zipfile.ZipFile(folder / "classes.zip", "w") as archive:
+        for n, photo in enumerate(photos[:4]):
+            for label in ("photo", "copy"):
+                archive.write(photo, f"{label}/{n}.jpg")
+    with zipfile.ZipFile(folder / "traversal.zip", "w") as archive:
+        archive.write(photos[0], "cat/1.jpg")
+        archive.writestr("../escape.jpg", Path(photos[0]).read_bytes())
+    return Files(
+        str(folder / "sketch.png"), str(folder / "picture.png"), photos, str(folder / "notes.jpg"),
+        str(folder / "classes.zip"), str(folder / "traversal.zip"),
+    )  # fmt: skip
 
 
 #: (endpoint name, build the arguments, check the result or the error message).
@@ -108,6 +125,7 @@ def requests_for(files: Files) -> tuple[list[Request], list[Request]]:
             lambda r: ((handle_file(r.choice(files.photos)), r.choice(OTHER_LABELS)), {}),
             None,
         ),
+        ("/evaluate", lambda r: ((handle_file(files.eval_zip), "zeroshot", list(EVAL_MODELS)), {}), None),
     ]
     blank = Path(files.sketch).with_name("blank.png")
     if not blank.exists():
@@ -122,6 +140,11 @@ def requests_for(files: Files) -> tuple[list[Request], list[Request]]:
             "could not be read as an image",
         ),
         ("/draw_search", lambda r: ((sketch(str(blank)),), {}), "canvas is empty"),
+        (
+            "/evaluate",
+            lambda r: ((handle_file(files.traversal_zip), "zeroshot", list(EVAL_MODELS)), {}),
+            "outside its own folder",
+        ),
     ]
     return good, bad
 

@@ -41,9 +41,11 @@ class Settings:
         default="auto",
         metadata=_meta(
             "PRECISION",
-            "`auto` (bf16 on GPUs and on CPUs with native bf16, else fp32), `fp32`, `bf16` or `fp16` "
-            "(GPU only). fp32 reproduces the transformers pipeline's scores to 1e-5; bf16 embeddings "
-            "agree with fp32 at cosine >= 0.9999 and run about 2x faster on CPU.",
+            "`auto`: fp32 for interactive uses (the zero-shot tabs and query embeddings, whose scores "
+            "then equal the fp32 transformers pipeline to 1e-5) and bf16 for bulk uses (index builds, "
+            "evaluation runs) on GPUs and CPUs that compute it natively (about 2x faster on CPU; "
+            "embeddings at cosine >= 0.9999 to fp32). `fp32`, `bf16` or `fp16` (GPU only) apply to "
+            "every use.",
         ),
     )
     naflex_max_patches: int = field(
@@ -65,6 +67,26 @@ class Settings:
         default=2,
         metadata=_meta(
             "CONCURRENCY", "Model requests served at once across all tabs; more wait in the queue."
+        ),
+    )
+    eval_max_images: int = field(
+        default=2000,
+        metadata=_meta(
+            "EVAL_MAX_IMAGES",
+            "Most images one run of the app's Evaluate tab reads; a larger upload is refused with a "
+            "message (the `eval` command line reads folders and datasets of any size).",
+        ),
+    )
+    eval_max_classes: int = field(
+        default=200,
+        metadata=_meta("EVAL_MAX_CLASSES", "Most classes (class folders) one run of the Evaluate tab takes."),
+    )
+    eval_max_upload_mb: int = field(
+        default=200,
+        metadata=_meta(
+            "EVAL_MAX_UPLOAD_MB",
+            "Largest file the app accepts, in MB (the Evaluate tab's zips; single images stay under "
+            "50 MB). A zip may unpack to at most 5x this, with no file compressed more than 100:1.",
         ),
     )
     model_overrides: Mapping[str, str] = field(

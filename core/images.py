@@ -124,7 +124,7 @@ def read_image(source: str | os.PathLike[str] | bytes, reduce_to: int | None = N
         raise InvalidInputError(f"{name} could not be read. Upload the image again.") from None
     if size > MAX_IMAGE_BYTES:
         raise InvalidInputError(
-            f"{name} is {size / 1e6:.0f} MB, over the limit of {MAX_IMAGE_BYTES / 1e6:.0f} MB. "
+            f"{name} is {size / 2**20:.1f} MB, over the limit of {MAX_IMAGE_BYTES / 2**20:.0f} MB. "
             "Use a smaller file."
         )
     try:

@@ -39,6 +39,11 @@ class ModelSpec:
         good_for: What it is good at, one sentence.
         pretrained_tag: open_clip pretrained tag used with the default model name.
         native_resolution: True when images keep their aspect ratio (NaFlex).
+        lowercase_texts: Texts are lowercased before tokenizing, as in the model's training (SigLIP 2,
+            whose big_vision text pipeline lowercases). transformers does it only for checkpoints of
+            `model_type` `siglip2` (NaFlex, through `Siglip2Tokenizer`), not for the fixed-resolution
+            SigLIP 2 checkpoints (`model_type` `siglip` with a Gemma tokenizer): here every SigLIP 2
+            key does.
     """
 
     key: str
@@ -51,6 +56,7 @@ class ModelSpec:
     good_for: str
     pretrained_tag: str | None = None
     native_resolution: bool = False
+    lowercase_texts: bool = False
 
     @property
     def multilingual(self) -> bool:
@@ -100,6 +106,7 @@ MODELS: dict[str, ModelSpec] = {
             languages="Multilingual (trained on WebLI in 100+ languages)",
             good_for="Better image-text matching than SigLIP, in many languages, "
             "at a fixed 224x224 resolution.",
+            lowercase_texts=True,
         ),
         ModelSpec(
             key="siglip2-naflex",
@@ -112,6 +119,7 @@ MODELS: dict[str, ModelSpec] = {
             good_for="Images of unusual aspect ratio (documents, panoramas, tall paintings): "
             "keeps the native aspect ratio with a variable number of patches.",
             native_resolution=True,
+            lowercase_texts=True,
         ),
         ModelSpec(
             key="siglip-multilingual",

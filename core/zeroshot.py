@@ -129,25 +129,28 @@ def fill_template(template: str, label: str) -> str:
 
 
 class _LabelCache:
-    """LRU cache of label-text embeddings per (model, checkpoint, language, text).
+    """LRU cache of label-text embeddings per (model, checkpoint, precision, language, text).
 
-    Repeating a comparison with the same labels then skips the text tower entirely.
+    Repeating a comparison with the same labels then skips the text tower entirely. The precision is
+    part of the key: one model may be loaded in fp32 for the tabs and in bf16 for an evaluation, and
+    the tabs must never be served the bf16 vectors.
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str, str, str], np.ndarray] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str, str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def embed(self, encoder: Encoder, texts: list[str], language: str | None) -> np.ndarray:
-        keys = [(encoder.key, encoder.model_id, language or "", text) for text in texts]
+        model = (encoder.key, encoder.model_id, str(encoder.dtype))
+        keys = [(*model, language or "", text) for text in texts]
         with self._lock:
             found = {key: self._entries[key] for key in keys if key in self._entries}
             for key in found:
                 self._entries.move_to_end(key)
         missing = [key for key in dict.fromkeys(keys) if key not in found]
         if missing:
-            vectors = encoder.embed_texts([key[3] for key in missing], language=language)
+            vectors = encoder.embed_texts([key[-1] for key in missing], language=language)
             with self._lock:
                 for key, vector in zip(missing, vectors, strict=True):
                     found[key] = self._entries[key] = vector

@@ -26,6 +26,7 @@ __all__ = [
     "is_loaded",
     "load_counts",
     "loader",
+    "run_settings",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,10 @@ class EncoderLoader:
         #: How many times each model was actually loaded (the load test checks "once").
         self.load_counts: dict[str, int] = {}
 
-    def get(self, key: str, settings: Settings | None = None) -> Encoder:
+    def get(self, key: str, settings: Settings | None = None, *, bulk: bool = False) -> Encoder:
         """The encoder of model `key`, loaded on the first call; see `get_encoder`."""
         spec = get_spec(key)
-        settings = settings or get_settings()
+        settings = run_settings(settings or get_settings(), bulk=bulk)
         cache_key = _cache_key(spec, settings)
         encoder = self._cache.get(cache_key)
         if encoder is not None:
@@ -91,15 +92,19 @@ class EncoderLoader:
                 self._cache[cache_key] = encoder
             return encoder
 
-    def is_loaded(self, key: str, settings: Settings | None = None) -> bool:
-        return _cache_key(get_spec(key), settings or get_settings()) in self._cache
+    def is_loaded(self, key: str, settings: Settings | None = None, *, bulk: bool = False) -> bool:
+        return _cache_key(get_spec(key), run_settings(settings or get_settings(), bulk=bulk)) in self._cache
 
     def forget(self, key: str | None = None, settings: Settings | None = None) -> None:
-        """Drop one loaded model (`key` as `settings` load it), or every one when `key` is None."""
+        """Drop one loaded model (`key` as `settings` load it, for interactive and for bulk use), or
+        every one when `key` is None."""
         if key is None:
             self._cache.clear()
-        else:
-            self._cache.pop(_cache_key(get_spec(key), settings or get_settings()), None)
+            return
+        for bulk in (False, True):
+            self._cache.pop(
+                _cache_key(get_spec(key), run_settings(settings or get_settings(), bulk=bulk)), None
+            )
 
     def _load(self, spec: ModelSpec, settings: Settings) -> Encoder:
         sources = resolve_sources(spec, settings.model_overrides)
@@ -114,6 +119,19 @@ class EncoderLoader:
         self.load_counts[spec.key] = self.load_counts.get(spec.key, 0) + 1
         log.info("Loaded %s in %.1f s on %s", spec.key, time.perf_counter() - started, encoder.device)
         return encoder
+
+
+def run_settings(settings: Settings, *, bulk: bool = False) -> Settings:
+    """`settings` with `precision` resolved for one kind of use: `auto` becomes fp32 for interactive
+    uses and, with `bulk` (index builds, evaluation runs), bf16 where the hardware computes it natively
+    (see `core.encoders.base.resolve_precision`). Interactive `auto` and `fp32` then share one loaded
+    model, as do bulk `auto` and `bf16` on a CPU with native bf16."""
+    if settings.precision != "auto":
+        return settings
+    from core.encoders.base import resolve_device, resolve_precision
+
+    device = resolve_device(settings.device) if bulk else "cpu"  # interactive auto needs no torch
+    return settings.with_(precision=resolve_precision("auto", device, bulk=bulk))
 
 
 def _cache_key(spec: ModelSpec, settings: Settings) -> _CacheKey:
@@ -132,8 +150,13 @@ loader = EncoderLoader()
 load_counts = loader.load_counts
 
 
-def get_encoder(key: str, settings: Settings | None = None) -> Encoder:
+def get_encoder(key: str, settings: Settings | None = None, *, bulk: bool = False) -> Encoder:
     """Return the encoder of model `key`, loading it on the first call.
+
+    With the default `precision=auto`, interactive uses (the default: zero-shot tabs, query
+    embeddings) run in fp32, so their scores equal the fp32 reference; `bulk=True` (index builds,
+    evaluation runs over many images) runs in bf16 where the CPU or GPU computes it natively, about 2x
+    faster on these CPUs. An explicit precision applies to both.
 
     Concurrent first calls wait for one load. A failed load is not cached, so a later call retries.
 
@@ -142,12 +165,12 @@ def get_encoder(key: str, settings: Settings | None = None) -> Encoder:
         ModelLoadError: the checkpoint could not be loaded; the message names the key, the id and
             how to point the key at a local folder.
     """
-    return loader.get(key, settings)
+    return loader.get(key, settings, bulk=bulk)
 
 
-def is_loaded(key: str, settings: Settings | None = None) -> bool:
-    """True when `key` is already in memory (so a call will not wait for a load)."""
-    return loader.is_loaded(key, settings)
+def is_loaded(key: str, settings: Settings | None = None, *, bulk: bool = False) -> bool:
+    """True when `key` is already in memory for that use (so a call will not wait for a load)."""
+    return loader.is_loaded(key, settings, bulk=bulk)
 
 
 def clear_cache(key: str | None = None, settings: Settings | None = None) -> None:

@@ -220,31 +220,53 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-def resolve_dtype(precision: str, device: str):  # -> torch.dtype
-    """The torch dtype for `precision` on `device`.
+#: What `precision` may be set to.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
-    `auto` takes bf16 where the hardware computes it natively (CUDA GPUs with bf16, CPUs with
-    AVX512-BF16 or AMX) and fp32 elsewhere, where emulated bf16 would be slower than fp32.
+
+def native_low_precision(device: str) -> str:
+    """The half precision `device` computes natively: "bf16" on CUDA GPUs with bf16 and on CPUs with
+    AVX512-BF16 or AMX, "fp16" on older GPUs, "fp32" on CPUs without (emulated bf16 is slower)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16" if native else "fp32"
+
+
+def resolve_precision(precision: str, device: str, *, bulk: bool = False) -> str:
+    """The precision ("fp32", "bf16" or "fp16") a model runs in for one kind of use.
+
+    `auto` is fp32 for interactive uses (zero-shot tabs, query embeddings: one image or text at a time,
+    where scores must equal the fp32 reference) and, for bulk uses (index builds, evaluation runs),
+    the half precision the hardware computes natively (`native_low_precision`).
 
     Raises:
         InvalidInputError: an unknown precision, or fp16 on the CPU.
     """
-    import torch
-
     from core.errors import InvalidInputError
 
     if precision == "auto":
-        if device.startswith("cuda"):
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-        return torch.bfloat16 if native else torch.float32
-    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if precision not in dtypes or (precision == "fp16" and not device.startswith("cuda")):
+        return native_low_precision(device) if bulk else "fp32"
+    if precision not in PRECISIONS or (precision == "fp16" and not device.startswith("cuda")):
         raise InvalidInputError(
             f"Precision {quote(precision)} is not available on {device}: use auto, fp32 or bf16 "
             "(fp16 only on a GPU)."
         )
-    return dtypes[precision]
+    return precision
+
+
+def resolve_dtype(precision: str, device: str, *, bulk: bool = False):  # -> torch.dtype
+    """The torch dtype of `resolve_precision(precision, device, bulk=bulk)`.
+
+    Raises:
+        InvalidInputError: as `resolve_precision`.
+    """
+    import torch
+
+    resolved = resolve_precision(precision, device, bulk=bulk)
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[resolved]
 
 
 def resolve_device(device: str) -> str:

@@ -1,7 +1,10 @@
 """SigLIP, SigLIP 2 (fixed resolution and NaFlex), SigLIP multilingual and CLIP, via transformers.
 
-Text handling follows transformers' zero-shot-image-classification pipeline exactly: SigLIP-type
-models (the registry's sigmoid-scored ones) pad texts to `max_length` 64; CLIP pads to the longest text.
+Text handling follows transformers' zero-shot-image-classification pipeline: SigLIP-type models (the
+registry's sigmoid-scored ones) pad texts to `max_length` 64; CLIP pads to the longest text. One
+departure: every SigLIP 2 key lowercases its texts, as in training (`ModelSpec.lowercase_texts`);
+transformers does so only for NaFlex checkpoints, so for fixed-resolution SigLIP 2 the pipeline's
+scores differ from ours on texts with capitals (and equal them on lowercase texts).
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ class TransformersEncoder(Encoder):
 
         source = sources[""]
         # trust_remote_code stays off: every family here is built into transformers.
+        # Loaded as stored, then cast: transformers 5 keeps fp32 safetensors weights as views of the
+        # memory-mapped file, so the cast allocates only the bf16 copy. Loading with `dtype=bf16`
+        # instead measured the same resident and peak memory (benchmarks.memory), and would read the
+        # score scale in bf16.
         model = AutoModel.from_pretrained(source, trust_remote_code=False)
         # Read the score scale and bias in fp32 before any cast: bf16 would shift exp(scale) by ~1%.
         self.logit_scale = float(model.logit_scale.detach().exp())
@@ -30,6 +37,8 @@ class TransformersEncoder(Encoder):
         self.logit_bias = float(bias.detach()) if bias is not None else 0.0
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
         self.processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+        if spec.lowercase_texts:
+            lowercase_first(self.processor.tokenizer)
         # The pipeline pads every SigLIP-type text to 64 tokens; those are the sigmoid-scored models.
         self.siglip_text = spec.scoring == "sigmoid"
         self.naflex = self.model.config.model_type == "siglip2"
@@ -73,6 +82,19 @@ class TransformersEncoder(Encoder):
         # The pipeline does not truncate CLIP texts and fails on long ones; truncating to the
         # model's 77 tokens gives the same result on every text the pipeline accepts.
         return {"padding": True, "truncation": True}
+
+
+def lowercase_first(tokenizer: object) -> None:
+    """Make a fast tokenizer lowercase its texts before anything else, exactly as transformers'
+    `Siglip2Tokenizer` does (its normaliser: `Lowercase` then the Gemma one); a no-op if it already
+    lowercases. Python's `str.lower` would differ on a few letters (a final sigma)."""
+    from tokenizers import normalizers
+
+    backend = tokenizer.backend_tokenizer  # type: ignore[attr-defined]
+    current = backend.normalizer
+    if current is not None and "Lowercase" in repr(current):
+        return
+    backend.normalizer = normalizers.Sequence([normalizers.Lowercase(), *([current] if current else [])])
 
 
 class HFImagePreprocessor:

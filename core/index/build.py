@@ -143,7 +143,8 @@ def build_index(
         progress: Called with (done, total): for sources that list cheaply (folders, files), items
             embedded or skipped out of those that need embedding; for datasets, rows read out of rows
             expected (total 0 when unknown). Called once before the first batch.
-        encoder: The model to embed with, instead of `get_encoder(options.model_key, settings)`.
+        encoder: The model to embed with, instead of `get_encoder(options.model_key, settings,
+            bulk=True)`.
 
     Returns:
         The BuildReport.
@@ -161,7 +162,7 @@ def build_index(
     started = time.perf_counter()
     store = IndexStore.named(name, settings)
     source = source.excluding(store.folder.parent)
-    encoder = encoder or get_encoder(options.model_key, settings)
+    encoder = encoder or get_encoder(options.model_key, settings, bulk=True)  # bf16 where native
     embedder = Embedder(encoder, source.kind, options.language, options.image_runtime)
     with store.lock():
         existing = None if options.rebuild else _existing(store, source, encoder, options.language)

@@ -114,12 +114,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(index_dir: Path) -> Iterator[tuple[Any, Any, str, Settings]]:
+def serve(index_dir: Path, **changes: Any) -> Iterator[tuple[Any, Any, str, Settings]]:
     """The whole app (`apps.build_demo` + `apps.launch`) on a free localhost port, serving `index_dir`
-    with the tiny models and no WikiArt download. Yields (demo, FastAPI app, URL, settings)."""
+    with the tiny models, no WikiArt download and any other setting `changes`.
+    Yields (demo, FastAPI app, URL, settings)."""
     import apps
 
-    settings = Settings.from_env().with_(index_dir=index_dir, wikiart_size=0)
+    settings = Settings.from_env().with_(index_dir=index_dir, wikiart_size=0, **changes)
     demo = apps.build_demo(settings)
     fastapi, url, _ = apps.launch(demo, host="127.0.0.1", port=free_port(), settings=settings, block=False)
     try:

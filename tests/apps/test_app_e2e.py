@@ -17,7 +17,14 @@ from core.index.search import load_index, search
 from core.zeroshot import classify
 from tests.apps.conftest import PAINTINGS
 
-API_NAMES = {"/draw_search", "/text_search", "/image_search", "/compare_clip_siglip", "/compare_multilingual"}
+API_NAMES = {
+    "/draw_search",
+    "/text_search",
+    "/image_search",
+    "/compare_clip_siglip",
+    "/compare_multilingual",
+    "/evaluate",
+}
 
 
 @pytest.fixture(scope="module")

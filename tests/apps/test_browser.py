@@ -111,3 +111,32 @@ def test_multilingual_example_shows_four_label_columns(page):
         page.locator(f"#label-{key} [data-testid='Katze-confidence-set']").wait_for()
     assert "German" in page.locator("#ml-language").inner_text()
     shot(page, "05-multilingual")
+
+
+def test_evaluate_100_images_shows_table_bar_chart_and_confusion_matrices(page, tmp_path_factory):
+    """A new user's first run: upload a zip of 100 images in 5 class folders, keep the default models."""
+    import time
+
+    from tests.core.evaluation.conftest import write_class_folder, write_zip
+
+    root = tmp_path_factory.mktemp("browser-eval")
+    folder = write_class_folder(root / "photos", ("cat", "dog", "car", "bird", "red_apple"), 20, ".jpg")
+    upload = write_zip(root / "my_photos.zip", folder, top="my_photos")
+    page.get_by_role("tab", name="Evaluate on your data").click()
+    page.locator("#eval-file input[type=file]").set_input_files(str(upload))
+    page.locator("#eval-file").get_by_text("my_photos.zip").wait_for()
+    started = time.monotonic()
+    page.locator("#eval-run").click()
+    page.locator("#eval-status").get_by_text("Best:").wait_for()
+    assert time.monotonic() - started < 60
+    assert "100 images, 5 classes" in page.locator("#eval-status").inner_text()
+    rows = page.locator("#eval-table .virtual-row").all_inner_texts()  # Gradio 6 renders rows as divs
+    assert [row.split("\n")[0].removeprefix("★ ") for row in rows] == ["SigLIP", "SigLIP 2", "CLIP"]
+    assert sum("★" in row for row in rows) == 1
+    loaded = "(selector) => [...document.querySelectorAll(selector)].filter(i => i.naturalWidth > 0).length"
+    page.wait_for_function(f"() => ({loaded})('#eval-plot img') === 1")
+    page.wait_for_function(f"() => ({loaded})('#eval-confusion img') >= 3")
+    assert page.evaluate(f"({loaded})('#eval-per-class img')") == 1
+    shot(page, "06-evaluate")
+    page.locator("#eval-confusion img").first.scroll_into_view_if_needed()
+    page.locator("#eval-confusion").screenshot(path=str(ARTIFACTS / "07-evaluate-confusion.png"))

@@ -78,3 +78,11 @@ def test_model_events_share_one_bounded_concurrency_group(app_settings):
     wanted = {"draw_search", "text_search", "image_search", "compare_clip_siglip", "compare_multilingual"}
     assert wanted <= set(named)
     assert {named[name].concurrency_id for name in wanted} == {"models"}
+
+
+def test_evaluations_queue_one_at_a_time_apart_from_the_other_tabs(app_settings):
+    import apps
+
+    demo = apps.build_demo(app_settings)
+    (evaluate,) = [fn for fn in demo.fns.values() if fn.api_name == "evaluate"]
+    assert evaluate.concurrency_id == "evaluate" and evaluate.concurrency_limit == 1

@@ -15,6 +15,7 @@ from PIL import Image
 from core.config import Settings
 from core.encoders import get_encoder
 from core.errors import InvalidInputError
+from core.registry import get_spec
 from core.zeroshot import DEFAULT_TEMPLATE, classify
 
 TRANSFORMERS_KEYS = ["siglip", "siglip2", "siglip2-naflex", "siglip-multilingual", "clip"]
@@ -40,14 +41,18 @@ def settings(tiny_models) -> Settings:
 
 @pytest.mark.parametrize("key", TRANSFORMERS_KEYS)
 def test_scores_equal_the_transformers_pipeline(key, tiny_models, settings):
+    """SigLIP 2 keys lowercase their texts as in training; the pipeline does so only for NaFlex, so
+    it gets the lowercased texts here (what it would see with a `Siglip2Tokenizer`)."""
     from transformers import pipeline
 
+    fold = str.lower if get_spec(key).lowercase_texts else str
     classifier = pipeline("zero-shot-image-classification", model=tiny_models[key], device="cpu")
     for image in _images():
         for template in (DEFAULT_TEMPLATE, "A painting of {}, in oil."):
-            expected = classifier(image, candidate_labels=LABELS, hypothesis_template=template)
+            labels = [fold(label) for label in LABELS]
+            expected = classifier(image, candidate_labels=labels, hypothesis_template=fold(template))
             got = classify(image, LABELS, model=key, template=template, settings=settings)
-            assert [r["label"] for r in got] == [r["label"] for r in expected]
+            assert [fold(r["label"]) for r in got] == [r["label"] for r in expected]
             np.testing.assert_allclose(
                 [r["score"] for r in got], [r["score"] for r in expected], atol=1e-5, rtol=0
             )
@@ -184,3 +189,54 @@ def test_bf16_fast_path_agrees_with_fp32(key, tiny_models):
 def test_fp16_on_cpu_is_a_clear_error(tiny_models):
     with pytest.raises(InvalidInputError, match="fp16 only on a GPU"):
         get_encoder("siglip", Settings.from_env().with_(device="cpu", precision="fp16"))
+
+
+@pytest.mark.parametrize("key", ["siglip2", "siglip2-naflex"])
+def test_siglip2_lowercases_its_texts_as_in_training(key, tiny_models, settings):
+    from transformers import Siglip2Tokenizer
+
+    encoder = get_encoder(key, settings)
+    np.testing.assert_array_equal(encoder.embed_texts(["A Cat"]), encoder.embed_texts(["a cat"]))
+    assert not np.allclose(encoder.embed_texts(["a cat"]), encoder.embed_texts(["a dog"]), atol=1e-4)
+    # Token for token what transformers' own SigLIP 2 tokenizer gives (Unicode lowercasing included).
+    reference = Siglip2Tokenizer.from_pretrained(tiny_models[key])
+    for text in ("A Cat ON the Mat", "ΟΔΟΣ", "İstanbul", "Straße"):
+        assert encoder.processor.tokenizer(text).input_ids == reference(text).input_ids, text
+
+
+def test_siglip_v1_still_canonicalises_and_clip_keeps_its_own_rules(tiny_models, settings):
+    siglip = get_encoder("siglip", settings)
+    np.testing.assert_allclose(siglip.embed_texts(["A Cat!"]), siglip.embed_texts(["a cat"]), atol=1e-6)
+    assert not get_spec("siglip").lowercase_texts and not get_spec("clip").lowercase_texts
+
+
+def test_auto_precision_is_fp32_for_interactive_use_and_bf16_for_bulk_where_native(tiny_models):
+    from core.encoders.base import native_low_precision
+
+    auto = Settings.from_env().with_(precision="auto")
+    interactive = get_encoder("siglip", auto)
+    bulk = get_encoder("siglip", auto, bulk=True)
+    assert interactive.dtype == torch.float32
+    native = native_low_precision("cpu")
+    assert bulk.dtype == {"bf16": torch.bfloat16, "fp32": torch.float32}[native]
+    assert (bulk is interactive) == (native == "fp32")
+    # Interactive auto and explicit fp32 are one model in memory; an explicit precision applies to both.
+    assert get_encoder("siglip", auto.with_(precision="fp32")) is interactive
+    assert get_encoder("siglip", auto.with_(precision="fp32"), bulk=True) is interactive
+
+
+@pytest.mark.parametrize("key", TRANSFORMERS_KEYS)
+def test_the_default_settings_equal_the_pipeline_to_1e4(key, tiny_models):
+    """What the comparison tabs show by default (precision=auto) equals the fp32 pipeline."""
+    from transformers import pipeline
+
+    fold = str.lower if get_spec(key).lowercase_texts else str
+    classifier = pipeline("zero-shot-image-classification", model=tiny_models[key], device="cpu")
+    image = _images()[0]
+    expected = classifier(image, candidate_labels=[fold(label) for label in LABELS], hypothesis_template=fold(
+        DEFAULT_TEMPLATE))  # fmt: skip
+    got = classify(image, LABELS, model=key, settings=Settings.from_env().with_(precision="auto"))
+    by_label = {fold(r["label"]): r["score"] for r in got}
+    np.testing.assert_allclose(
+        [by_label[r["label"]] for r in expected], [r["score"] for r in expected], atol=1e-4
+    )

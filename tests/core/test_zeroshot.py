@@ -166,3 +166,25 @@ def test_label_embeddings_are_cached_per_model_language_and_text(tiny_models):
     assert {r["label"]: r["score"] for r in first} == pytest.approx({r["label"]: r["score"] for r in again})
     cached = label_cache.embed(encoder, [DEFAULT_TEMPLATE.format("cat")], None)
     np.testing.assert_allclose(cached, encoder.embed_texts([DEFAULT_TEMPLATE.format("cat")]), atol=1e-6)
+
+
+def test_the_tabs_are_never_served_label_embeddings_of_a_bulk_run(tiny_models):
+    """An evaluation loads the model in bf16 (bulk); the tabs' fp32 scores must not use its cache."""
+    import numpy as np
+    from PIL import Image
+
+    from core.config import Settings
+    from core.encoders import get_encoder
+    from core.zeroshot import classify, label_cache
+
+    auto = Settings.from_env().with_(precision="auto")
+    image = Image.new("RGB", (40, 30), (200, 40, 90))
+    labels = ["a cat", "a dog", "a red car"]
+    label_cache.clear()
+    reference = classify(image, labels, model="clip", settings=auto.with_(precision="fp32"))
+    label_cache.clear()
+    bulk = get_encoder("clip", auto, bulk=True)
+    label_cache.embed(bulk, [f"This is a photo of {label}." for label in labels], None)
+    again = classify(image, labels, model="clip", settings=auto)
+    assert [r["label"] for r in again] == [r["label"] for r in reference]
+    np.testing.assert_allclose([r["score"] for r in again], [r["score"] for r in reference], atol=1e-6)

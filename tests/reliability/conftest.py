@@ -50,7 +50,8 @@ def served_app(tiny_models, paintings_dir, tmp_path_factory) -> Iterator[App]:
     index_dir = tmp_path_factory.mktemp("reliability-indexes")
     settings = Settings.from_env().with_(index_dir=index_dir)
     build_index("wikiart", FolderSource(paintings_dir), BuildOptions(model_key="siglip"), settings=settings)
-    with serve(index_dir) as (demo, fastapi, url, settings):
+    # A smaller upload limit than the default 200 MB keeps the test of the limit quick.
+    with serve(index_dir, eval_max_upload_mb=60) as (demo, fastapi, url, settings):
         yield App(url, settings, demo, fastapi)
 
 

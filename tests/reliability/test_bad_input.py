@@ -365,3 +365,87 @@ def test_cli_k_larger_than_the_index_lists_every_item(app, capsys):
     search.remove("--json")
     assert cli.main(["--index-dir", str(app.settings.index_dir), *search]) == 0
     assert f"these are all {len(PAINTINGS)} items" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation uploads (the Evaluate tab's zips are untrusted)
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def zips(tmp_path_factory) -> dict[str, str]:
+    """Uploads for /evaluate, by name: bad ones, and one good one of 12 images."""
+    folder = tmp_path_factory.mktemp("zips")
+    picture = encoded(square((200, 30, 60)))
+    two_classes = {f"{c}/{n}.png": picture for c in ("cat", "dog") for n in range(6)}
+    made = {
+        "good.zip": zip_of(two_classes),
+        "dotdot.zip": zip_of({**two_classes, "../evil.png": picture}),
+        "empty.zip": zip_of({"README.txt": b"nothing here"}),
+        "one-class.zip": zip_of({"cat/1.png": picture, "cat/2.png": picture}),
+        "unreadable-class.zip": zip_of({**two_classes, "bird/broken.jpg": b"not an image"}),
+        "bomb.zip": zip_of({"cat/bomb.png": b"\0" * 30_000_000, "dog/1.png": picture}),
+        "not-a-zip.zip": picture,
+    }
+    for name, data in made.items():
+        (folder / name).write_bytes(data)
+    return {name: str(folder / name) for name in made}
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "message"),
+    [
+        ("dotdot.zip", "zeroshot", r"entry outside its own folder \('../evil.png'\)"),
+        ("empty.zip", "zeroshot", "The zip holds no class folders"),
+        ("one-class.zip", "zeroshot", r"The zip has only 1 class \('cat'\)"),
+        ("unreadable-class.zip", "zeroshot", r"No image of the class 'bird' could be read \(bird/broken.jpg"),
+        ("bomb.zip", "zeroshot", "refused as a zip bomb"),
+        ("not-a-zip.zip", "zeroshot", "not a readable zip file"),
+        ("good.zip", "retrieval", "The zip has no metadata.jsonl or metadata.csv"),
+        ("good.zip", "translation", r"'translation'.*is not in the list of choices"),
+    ],
+)
+def test_bad_evaluation_uploads_are_clear_errors(client, zips, name, task, message, assert_serving):
+    with pytest.raises(AppError, match=message) as error:
+        client.predict(handle_file(zips[name]), task, ["siglip"], api_name="/evaluate")
+    assert "/tmp" not in str(error.value)  # no server paths
+    assert_serving()
+
+
+def test_too_many_images_or_classes_for_a_run_are_refused(app, client, zips, assert_serving):
+    with (
+        app.settings_as(app.settings.with_(eval_max_images=10)),
+        pytest.raises(AppError, match=r"holds 12 images; one run evaluates at most 10.*python app\.py eval"),
+    ):
+        client.predict(handle_file(zips["good.zip"]), "zeroshot", ["siglip"], api_name="/evaluate")
+    with (
+        app.settings_as(app.settings.with_(eval_max_classes=1)),
+        pytest.raises(AppError, match="has 2 classes; one run takes at most 1"),
+    ):
+        client.predict(handle_file(zips["good.zip"]), "zeroshot", ["siglip"], api_name="/evaluate")
+    result = client.predict(handle_file(zips["good.zip"]), "zeroshot", ["siglip"], api_name="/evaluate")[5]
+    assert result["images"] == 12
+    assert_serving()
+
+
+def test_evaluate_with_a_model_that_cannot_load_runs_the_others(app, client, zips, assert_serving):
+    offline = app.settings.with_model_overrides(["clip=openai/not-in-the-cache"])
+    with app.settings_as(offline):
+        status, *_, result, _ = client.predict(
+            handle_file(zips["good.zip"]), "zeroshot", ["clip", "siglip"], api_name="/evaluate"
+        )
+    assert (
+        list(result["models"]) == ["siglip"]
+        and "Could not load model 'clip'" in result["unavailable"]["clip"]
+    )
+    assert "CLIP was not evaluated" in status
+    assert_serving()

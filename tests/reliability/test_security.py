@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps import MAX_FILE_SIZE
+from apps import max_file_size
 from core import encoders
 from core.config import Settings
 from core.errors import ModelLoadError
@@ -226,7 +226,7 @@ def test_allowed_paths_are_the_thumbnail_folders_alone(app):
     allowed = [Path(path) for path in app.demo.allowed_paths]
     assert allowed and all(path.name == "thumbnails" for path in allowed)
     assert all(app.settings.index_dir in path.parents for path in allowed)
-    assert app.demo.max_file_size == MAX_FILE_SIZE == MAX_IMAGE_BYTES
+    assert app.demo.max_file_size == max_file_size(app.settings) >= MAX_IMAGE_BYTES
 
 
 def upload(app, data: bytes, name: str = "photo.jpg") -> tuple[int, str]:
@@ -254,9 +254,22 @@ def upload(app, data: bytes, name: str = "photo.jpg") -> tuple[int, str]:
 def test_uploads_over_the_size_limit_are_refused(app, assert_serving):
     status, _ = upload(app, b"\xff" * 1000)
     assert status == 200
-    status, text = upload(app, b"\xff" * (MAX_FILE_SIZE + 1))
+    status, text = upload(app, b"\xff" * (max_file_size(app.settings) + 1))
     assert status == 413, text
     assert "50" in text or "size" in text.lower()
+    assert_serving()
+
+
+def test_images_over_the_image_limit_are_refused_by_the_core(client, tmp_path, assert_serving):
+    """The server takes uploads up to the Evaluate tab's zip limit; a single image above 50 MB still
+    never reaches a decoder: the core refuses it by its size, with a message."""
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8\xff" + b"\0" * MAX_IMAGE_BYTES)
+    with pytest.raises(AppError, match=r"over the limit of 50 MB\. Use a smaller file"):
+        client.predict(handle_file(str(big)), api_name="/image_search")
     assert_serving()
 
 

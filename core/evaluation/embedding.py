@@ -1,0 +1,152 @@
+"""Embedding for evaluation: the one module that uses the index builder's image path and the encoders'
+fast-path members, so that a change there touches only this file.
+
+Images take the batched fast path of index builds: JPEGs decoded in draft mode at the smallest scale
+that covers the model's input, the model's own picklable preprocessing (in decode worker processes
+beside a GPU), then one forward per batch of preprocessed pixels, while a reader thread prepares the
+next batch. Class prompts go through the zero-shot label cache, so repeated runs skip the text tower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from core.config import Settings
+from core.encoders import Encoder, get_encoder
+from core.errors import ModelLoadError
+from core.evaluation.data import ImageRef
+from core.index.decode import ImageLoader, LoadedImage, resolve_workers
+from core.index.embedder import Embedder
+from core.index.layout import Kind
+from core.index.reader import prefetch
+from core.index.sources import Item
+from core.index.thumbnails import THUMBNAIL_SIZE
+from core.vectors import normalize
+from core.zeroshot import label_cache
+
+#: Called with the number of items done so far.
+Advance = Callable[[int], None]
+#: Class prompts embedded per call (an ensemble of 80 prompts x 1,000 classes is 80,000 texts).
+TEXT_CHUNK = 256
+T = TypeVar("T")
+
+
+def load_encoder(key: str, settings: Settings) -> Encoder:
+    """The encoder an evaluation run uses for model `key`: a bulk use, like an index build (with
+    `precision=auto`, bf16 where the hardware computes it natively), loaded once and cached."""
+    return get_encoder(key, settings, bulk=True)
+
+
+def _item(position: int, ref: ImageRef) -> Item:
+    return Item(str(position), "", ref.name, {}, path=str(ref.path) if ref.path else None, data=ref.data)
+
+
+def embed_images(
+    encoder: Encoder, images: Sequence[ImageRef], batch_size: int, advance: Advance | None = None
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Embed `images` in order, skipping those that cannot be read.
+
+    Returns:
+        (vectors, skipped): (n, D) float32 L2-normalised rows for the images that were read, in order,
+        and {position in `images`: reason} for the others.
+
+    Raises:
+        ModelLoadError: the model failed on every image of a batch (the model is at fault).
+    """
+    embedder = Embedder(encoder, Kind.IMAGE, language=None)
+    skipped: dict[int, str] = {}
+    parts: list[np.ndarray] = []
+    done = 0
+    # The build's thumbnail size sets how far JPEGs are draft-decoded: the same as an index build, so
+    # the vectors are those an index of the images holds (the thumbnails themselves go unused).
+    workers = resolve_workers("auto", encoder.device)
+    with ImageLoader(encoder, thumbnail_size=THUMBNAIL_SIZE, workers=workers) as loader:
+
+        def batches() -> Iterator[list[tuple[int, LoadedImage | str]]]:
+            loaded = loader.load_all(_item(n, ref) for n, ref in enumerate(images))
+            yield from _chunks(enumerate(loaded), batch_size)
+
+        for batch in prefetch(batches):
+            readable = [(n, loaded) for n, loaded in batch if isinstance(loaded, LoadedImage)]
+            skipped.update((n, loaded) for n, loaded in batch if isinstance(loaded, str))
+            if readable:
+                payloads = [item.pixels if item.pixels is not None else item.image for _, item in readable]
+                try:
+                    vectors, failed = embedder.embed(payloads)
+                except Exception as error:  # every image of the batch failed: skip this model only
+                    reason = " ".join(str(error).split())[:200]
+                    raise ModelLoadError(f"{encoder.spec.name} could not embed images ({reason}).") from error
+                skipped.update((readable[k][0], reason) for k, reason in failed.items())
+                parts.append(vectors)
+            done += len(batch)
+            if advance is not None:
+                advance(done)
+    vectors = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
+    return np.ascontiguousarray(vectors, dtype=np.float32), dict(sorted(skipped.items()))
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def embed_classes(
+    encoder: Encoder,
+    classes: Sequence[str],
+    templates: Sequence[str],
+    language: str | None,
+    advance: Advance | None = None,
+) -> np.ndarray:
+    """One vector per class: its prompts embedded (through the label cache), averaged, re-normalised
+    (CLIP's prompt ensembling; with one template, simply that prompt's embedding).
+
+    Returns:
+        (C, D) float32, rows L2-normalised.
+    """
+    texts = [template.format(name) for name in classes for template in templates]
+    parts = []
+    for start in range(0, len(texts), TEXT_CHUNK):
+        parts.append(label_cache.embed(encoder, texts[start : start + TEXT_CHUNK], language))
+        if advance is not None:
+            advance(start + len(parts[-1]))
+    vectors = np.concatenate(parts).reshape(len(classes), len(templates), -1)
+    return normalize(normalize(vectors).mean(axis=1))
+
+
+def embed_captions(
+    encoder: Encoder, captions: Sequence[str], language: str | None, batch_size: int, advance: Advance | None
+) -> np.ndarray:
+    """(T, D) float32 normalised caption embeddings (not cached: captions are seldom seen twice)."""
+    progress = (lambda done, _total: advance(done)) if advance is not None else None
+    return encoder.embed_texts(captions, language=language, batch_size=batch_size, progress=progress)
+
+
+def class_scores(encoder: Encoder, image_vectors: np.ndarray, class_vectors: np.ndarray) -> np.ndarray:
+    """(N, C) zero-shot scores, as `core.zeroshot.classify` gives them: sigmoid per class for SigLIP-type
+    models, softmax over the classes for CLIP-type ones."""
+    if len(image_vectors) == 0:
+        return np.zeros((0, len(class_vectors)), np.float32)
+    return np.stack([encoder.scores(vector, class_vectors) for vector in image_vectors])
+
+
+def is_sigmoid(encoder: Encoder) -> bool:
+    """True for models whose scores are independent per class (so an image can match none of them)."""
+    return encoder.spec.scoring == "sigmoid"
+
+
+def describe(encoder: Encoder) -> dict[str, Any]:
+    """What a report records about the loaded model: its checkpoint, device and precision."""
+    return {
+        "model_id": encoder.model_id,
+        "device": encoder.device,
+        "dtype": str(encoder.dtype).split(".")[-1],
+    }
