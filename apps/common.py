@@ -13,10 +13,11 @@ import gradio as gr
 from PIL import Image
 
 from apps import texts
+from apps.components import guarded
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
 from core.images import open_query_image, to_rgb
-from core.languages import language_choices
+from core.languages import check_language_code, language_choices
 from core.registry import get_spec
 from core.zeroshot import check_template, classify, parse_labels
 
@@ -50,14 +51,21 @@ def load_image(value: str | bytes | Image.Image | None, what: str = "an image") 
 
 
 def language_dropdown(label: str, guess: str, info: str) -> gr.Dropdown:
-    """An NLLB language picker whose first choice, `guess`, lets the core guess from the texts."""
-    return gr.Dropdown(
+    """An NLLB language picker whose first choice, `guess`, lets the core guess from the texts; any
+    other value a request sends must be an NLLB code (checked before Gradio keeps it)."""
+    dropdown = gr.Dropdown(
         choices=[(guess, texts.LANGUAGE_AUTO), *language_choices()],
         value=texts.LANGUAGE_AUTO,
         label=label,
         info=info,
         allow_custom_value=True,
     )
+    return guarded(dropdown, _check_language)
+
+
+def _check_language(language: object) -> None:
+    if language not in ("", texts.LANGUAGE_AUTO):
+        check_language_code(language)
 
 
 def label_value(results: Sequence[dict[str, Any]], top_k: int) -> dict[str, float]:

@@ -14,11 +14,13 @@ import gradio as gr
 
 from apps import texts
 from apps.common import language_dropdown, user_error
+from apps.components import check_choice, guarded, template_input
 from core.config import Settings
 from core.errors import SiglipProjectsError
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
 from core.evaluation.uploads import UploadResult, evaluate_upload
+from core.limits import quote
 from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
@@ -148,43 +150,11 @@ def build_evaluate_tab(settings: Settings) -> None:
     )
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
-            file = gr.File(
-                label="Zip of your images", file_types=[".zip"], type="filepath", elem_id="eval-file"
-            )
-            task = gr.Radio(TASK_CHOICES, value="zeroshot", label="Task", elem_id="eval-task")
-            models = gr.CheckboxGroup(
-                [(spec.name, key) for key, spec in MODELS.items()],
-                value=list(DEFAULT_MODELS),
-                label="Models",
-                elem_id="eval-models",
-            )
-            with gr.Accordion("Options", open=False):
-                template = gr.Textbox(label="Template", value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
-                ensemble = gr.Checkbox(label="Prompt ensemble", value=False, info=texts.ENSEMBLE_HELP)
-                language = language_dropdown("Language", "Guess from the texts", texts.EVALUATE_LANGUAGE_HELP)
+            inputs = _build_inputs()
             button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
         with gr.Column(scale=5):
-            status = gr.Markdown(elem_id="eval-status")
-            table = gr.Dataframe(label="Results", interactive=False, wrap=True, elem_id="eval-table")
-            # Labels off: each plot carries its own title, which a label badge would cover.
-            plot = gr.Image(
-                label="Accuracy per model", show_label=False, type="filepath", interactive=False,
-                elem_id="eval-plot",
-            )  # fmt: skip
-            per_class = gr.Image(
-                label="Per-class accuracy", show_label=False, type="filepath", interactive=False,
-                elem_id="eval-per-class",
-            )  # fmt: skip
-            # Two per row: large enough to read the class names; a click opens one full size.
-            confusion = gr.Gallery(
-                label="Confusion matrices", show_label=False, columns=2, height="auto", object_fit="contain",
-                elem_id="eval-confusion",
-            )  # fmt: skip
-            with gr.Accordion("Results as JSON", open=False):
-                result_json = gr.JSON(label="results.json", elem_id="eval-json")
-            files = gr.File(
-                label="Download: JSON, CSV and plots", file_count="multiple", elem_id="eval-files"
-            )
+            outputs = _build_outputs()
+    task, per_class, confusion = inputs[1], outputs[3], outputs[4]
     # Retrieval has no per-class plot and no confusion matrices: show their places for classification only.
     task.change(
         lambda chosen: [gr.update(visible=chosen == "zeroshot")] * 2,
@@ -195,10 +165,78 @@ def build_evaluate_tab(settings: Settings) -> None:
     )
     button.click(
         evaluate,
-        inputs=[file, task, models, template, ensemble, language],
-        outputs=[status, table, plot, per_class, confusion, result_json, files],
+        inputs=inputs,
+        outputs=outputs,
         api_name="evaluate",
         concurrency_id=EVALUATE_CONCURRENCY_ID,
         concurrency_limit=1,
-        show_progress_on=[status],
+        show_progress_on=[outputs[0]],
     )
+
+
+def _build_inputs() -> list[gr.components.Component]:
+    """(file, task, models, template, ensemble, language): the handler's inputs, in order, each
+    checking what a request sends before Gradio keeps it."""
+    file = guarded(
+        gr.File(label="Zip of your images", file_types=[".zip"], type="filepath", elem_id="eval-file"),
+        lambda payload: None,
+        "a zip file, uploaded (gradio_client: handle_file(path))",
+    )
+    task = guarded(
+        gr.Radio(TASK_CHOICES, value="zeroshot", label="Task", elem_id="eval-task"),
+        lambda payload: check_choice("Task", payload, [value for _, value in TASK_CHOICES]),
+    )
+    models = guarded(
+        gr.CheckboxGroup(
+            [(spec.name, key) for key, spec in MODELS.items()],
+            value=list(DEFAULT_MODELS),
+            label="Models",
+            elem_id="eval-models",
+        ),
+        _check_models,
+    )
+    # None (nothing ticked, as a client may send it) reaches the handler as no model, not as Gradio's
+    # unexplained "Error".
+    preprocess = models.preprocess
+    models.preprocess = lambda payload: preprocess([] if payload is None else payload)  # type: ignore[method-assign]
+    with gr.Accordion("Options", open=False):
+        template = template_input(value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
+        ensemble = guarded(
+            gr.Checkbox(label="Prompt ensemble", value=False, info=texts.ENSEMBLE_HELP),
+            lambda payload: check_choice("Prompt ensemble", payload, [True, False]),
+        )
+        language = language_dropdown("Language", "Guess from the texts", texts.EVALUATE_LANGUAGE_HELP)
+    return [file, task, models, template, ensemble, language]
+
+
+def _build_outputs() -> list[gr.components.Component]:
+    """(status, table, plot, per-class plot, confusion matrices, JSON, files): the handler's outputs."""
+    status = gr.Markdown(elem_id="eval-status")
+    table = gr.Dataframe(label="Results", interactive=False, wrap=True, elem_id="eval-table")
+    # Labels off: each plot carries its own title, which a label badge would cover.
+    plot = gr.Image(
+        label="Accuracy per model", show_label=False, type="filepath", interactive=False, elem_id="eval-plot"
+    )
+    per_class = gr.Image(
+        label="Per-class accuracy", show_label=False, type="filepath", interactive=False,
+        elem_id="eval-per-class",
+    )  # fmt: skip
+    # Two per row: large enough to read the class names; a click opens one full size.
+    confusion = gr.Gallery(
+        label="Confusion matrices", show_label=False, columns=2, height="auto", object_fit="contain",
+        elem_id="eval-confusion",
+    )  # fmt: skip
+    with gr.Accordion("Results as JSON", open=False):
+        result_json = gr.JSON(label="results.json", elem_id="eval-json")
+    files = gr.File(label="Download: JSON, CSV and plots", file_count="multiple", elem_id="eval-files")
+    return [status, table, plot, per_class, confusion, result_json, files]
+
+
+def _check_models(payload: object) -> None:
+    if not isinstance(payload, list) or len(payload) > len(MODELS):
+        raise gr.Error(
+            f"Models must be a list of model keys ({', '.join(MODELS)}); got {quote(payload)}.",
+            print_exception=False,
+        )
+    for key in payload:
+        check_choice("Model", key, list(MODELS))

@@ -17,7 +17,7 @@ from apps.common import (
     language_dropdown,
     user_error,
 )
-from apps.components import guarded, image_upload, labels_input, number_slider, template_input
+from apps.components import image_upload, labels_input, number_slider, template_input
 from core.config import Settings
 from core.errors import SiglipProjectsError
 from core.languages import check_language_code, detect_language, language_name
@@ -67,11 +67,6 @@ def compare_multilingual(
         yield (*values, language_note)
 
 
-def _check_language(language: object) -> None:
-    if language not in ("", texts.LANGUAGE_AUTO):
-        check_language_code(language)
-
-
 def build_multilingual_tab(settings: Settings) -> None:
     """Lay out the tab inside the current `gr.Blocks` and wire its events."""
     gr.Markdown(texts.MULTILINGUAL_INTRO)
@@ -83,10 +78,7 @@ def build_multilingual_tab(settings: Settings) -> None:
                 placeholder="Katze, Hund, Vogel",
                 elem_id="ml-labels",
             )
-            language = guarded(
-                language_dropdown("Source language", "Guess from the labels", texts.LANGUAGE_HELP),
-                _check_language,
-            )
+            language = language_dropdown("Source language", "Guess from the labels", texts.LANGUAGE_HELP)
             with gr.Accordion("Options", open=False):
                 template = template_input(value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP)
                 top_k = number_slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import InvalidInputError
+from core.limits import check_path
 from core.registry import MODELS, get_spec
 
 ZEROSHOT_EXAMPLES = """examples:
@@ -102,6 +103,10 @@ def _common(command: argparse.ArgumentParser, column: str, default: str, help: s
 def _options(args: argparse.Namespace, templates: tuple[str, ...] = ()) -> Any:
     from core.evaluation import EvalOptions
     from core.evaluation.runner import model_keys
+
+    for flag in ("json", "csv", "plots"):  # before any work: a path the system cannot take
+        if getattr(args, flag, None) is not None:
+            check_path(getattr(args, flag), f"--{flag}")
 
     models = tuple(key.strip() for key in (args.models or "").split(",") if key.strip())
     model_keys(models)  # an unknown key fails before any data is read

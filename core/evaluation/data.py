@@ -22,6 +22,7 @@ from core.config import Settings
 from core.errors import InvalidInputError
 from core.evaluation.prompts import folder_class_names
 from core.images import IMAGE_EXTENSIONS
+from core.limits import check_path, quote_path
 
 CAPTION_FILES = ("metadata.jsonl", "metadata.csv")
 #: Captions are cut here: the text towers read at most 64 (SigLIP) or 77 (CLIP) tokens anyway.
@@ -131,9 +132,9 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
-    path = Path(folder).expanduser()
+    path = check_path(folder, "The folder").expanduser()
     if not path.is_dir():
-        raise InvalidInputError(f"The folder {path} does not exist or is not a folder.")
+        raise InvalidInputError(f"The folder {quote_path(path)} does not exist or is not a folder.")
     return path
 
 

@@ -22,6 +22,7 @@ from core.evaluation.data import (
     caption_list,
     check_classes,
 )
+from core.limits import check_path
 
 
 class DatasetImages(Sequence[ImageRef]):
@@ -73,7 +74,7 @@ def open_dataset(
 
     if limit is not None and limit < 1:
         raise InvalidInputError(f"--limit must be at least 1, got {limit}.")
-    saved = Path(name).expanduser()
+    saved = check_path(name, "The dataset").expanduser()
     try:
         if (saved / "state.json").is_file() or (saved / "dataset_dict.json").is_file():
             loaded = datasets.load_from_disk(str(saved))

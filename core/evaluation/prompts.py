@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import InvalidInputError
+from core.limits import quote
 from core.zeroshot import check_template
 
 DATA = Path(__file__).resolve().parent / "clip_benchmark"
@@ -70,7 +71,7 @@ def resolve_templates(template: str | None = None, templates: str | None = None)
     found = _json(TEMPLATES_FILE).get(name)
     if not found or name == "dummy":
         raise InvalidInputError(
-            f"'{templates}' is not a prompt ensemble. Use one of: {', '.join(ensemble_names())}."
+            f"{quote(templates)} is not a prompt ensemble. Use one of: {', '.join(ensemble_names())}."
         )
     return tuple(text.replace("{c}", "{}") for text in found)
 
@@ -93,7 +94,8 @@ def benchmark_class_names(name: str, count: int) -> list[str]:
     names = _json(CLASSNAMES_FILE).get(name)
     if names is None:
         raise InvalidInputError(
-            f"CLIP_benchmark has no class names for '{name}'. Known: {', '.join(_json(CLASSNAMES_FILE))}."
+            f"CLIP_benchmark has no class names for {quote(name)}. "
+            f"Known: {', '.join(_json(CLASSNAMES_FILE))}."
         )
     if len(names) != count:
         raise InvalidInputError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +114,11 @@ def upload_files(client: RawClient, photo: str | Path) -> dict[str, dict[str, An
         return buffer.getvalue()
 
     jpeg = Path(photo).read_bytes()
+    classes = zip_of({f"{name}/{n}.jpg": jpeg for name in ("cat", "dog") for n in range(2)})
     contents = {
+        "classes.zip": classes,
+        "traversal.zip": zip_of({"cat/1.jpg": jpeg, "../../escape/2.jpg": jpeg, "dog/1.jpg": jpeg}),
+        "not-a-zip.zip": b"PK\x03\x04 but nothing after",
         "photo.jpg": jpeg,
         "empty.png": b"",
         "not-an-image.png": b"%PDF-1.4 not a picture at all",
@@ -124,6 +129,15 @@ def upload_files(client: RawClient, photo: str | Path) -> dict[str, dict[str, An
         "html.svg": b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>",
     }
     return {name: client.upload(name, content) for name, content in contents.items()}
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    """A zip holding `entries` (name -> content), names written as given (`../` included)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,7 +194,7 @@ def file_values(files: dict[str, dict[str, Any]]) -> st.SearchStrategy[Any]:
         {"url": "data:image/png;base64,!!!!", "path": None, "meta": {"_type": "gradio.FileData"}},
         {"path": None, "meta": {"_type": "gradio.FileData"}},
     ]
-    bad = [value for name, value in files.items() if name != "photo.jpg"]
+    bad = [value for name, value in files.items() if name not in ("photo.jpg", "classes.zip")]
     return st.one_of(st.sampled_from(bad + not_uploaded), any_value)
 
 
@@ -232,6 +246,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "compare_multilingual",
         (IMAGE, LABELS, Parameter("language", lambda files: "auto", _any), TEMPLATE, TOP_K),
+    ),
+    Endpoint(
+        "evaluate",
+        (
+            Parameter("file", lambda files: files["classes.zip"], file_values),
+            Parameter("task", lambda files: "zeroshot", _any),
+            Parameter("models", lambda files: ["siglip"], _any),
+            TEMPLATE,
+            Parameter("ensemble", lambda files: False, _any),
+            Parameter("language", lambda files: "auto", _any),
+        ),
     ),
 )
 

@@ -8,8 +8,8 @@ the same test with many more values.
 
 from __future__ import annotations
 
-import gc
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 import app as cli
 from apps import examples
+from benchmarks.load_test import Server, prepare
 from core.limits import quote
+from tests.core.evaluation.conftest import write_caption_folder, write_class_folder
 from tests.reliability.fuzz import (
     ENDPOINTS,
     RSS_BUDGET_MB,
@@ -49,23 +51,36 @@ FUZZ_SETTINGS = settings(
 class Fuzz:
     client: RawClient
     files: dict[str, dict[str, Any]]
+    server: Server
     rss_start: float
 
     @property
     def uploaded(self) -> set[str]:
         return {file["path"] for file in self.files.values()}
 
+    def growth(self) -> float:
+        return rss_mb(self.server.process.pid) - self.rss_start
+
 
 @pytest.fixture(scope="module")
-def fuzz(served_app) -> Fuzz:
-    """A raw client with the files uploaded, and the server's memory once every model has answered."""
-    client = RawClient(served_app.url)
-    files = upload_files(client, examples.photo("cat.jpg"))
-    for endpoint in ENDPOINTS:  # load every model first: loading is not what this measures
-        outcome = client.call(endpoint.api_name, endpoint.good_values(files))
-        assert outcome.kind == "result", (endpoint.api_name, outcome.message)
-    gc.collect()
-    return Fuzz(client, files, rss_mb())
+def fuzz(tiny_models, tmp_path_factory) -> Iterator[Fuzz]:
+    """The app served from its own process (so that its memory is the server's alone, not the test's
+    too), a raw client with the files uploaded, and the server's memory once every model answered."""
+    environ = dict(os.environ)
+    workdir = tmp_path_factory.mktemp("fuzz-server")
+    index_dir, env = prepare(workdir, tiny_models)
+    server = Server(index_dir, env, workdir / "server.log")
+    try:
+        client = RawClient(server.url)
+        files = upload_files(client, examples.photo("cat.jpg"))
+        for endpoint in ENDPOINTS:  # load every model first: loading is not what this measures
+            outcome = client.call(endpoint.api_name, endpoint.good_values(files))
+            assert outcome.kind == "result", (endpoint.api_name, outcome.message)
+        yield Fuzz(client, files, server, rss_mb(server.process.pid))
+    finally:
+        server.close()
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 CASES = [(endpoint, position) for endpoint in ENDPOINTS for position in range(len(endpoint.parameters))]
@@ -76,7 +91,7 @@ CASES = [(endpoint, position) for endpoint in ENDPOINTS for position in range(le
     CASES,
     ids=[f"{endpoint.api_name}-{endpoint.parameters[n].name}" for endpoint, n in CASES],
 )
-def test_hostile_values_get_a_result_or_a_clear_error(app, fuzz, endpoint: Endpoint, position: int):
+def test_hostile_values_get_a_result_or_a_clear_error(fuzz, endpoint: Endpoint, position: int):
     parameter: Parameter = endpoint.parameters[position]
 
     @FUZZ_SETTINGS
@@ -87,7 +102,7 @@ def test_hostile_values_get_a_result_or_a_clear_error(app, fuzz, endpoint: Endpo
         outcome = fuzz.client.call(endpoint.api_name, data)
         foreign = names_foreign_file(value, fuzz.uploaded)
         check_outcome(outcome, f"/{endpoint.api_name} {parameter.name}={quote(value)}", foreign)
-        growth = rss_mb() - fuzz.rss_start
+        growth = fuzz.growth()
         assert growth < RSS_BUDGET_MB, f"resident memory grew by {growth:.0f} MB"
 
     send()
@@ -98,7 +113,11 @@ def test_hostile_values_get_a_result_or_a_clear_error(app, fuzz, endpoint: Endpo
 # --------------------------------------------------------------------------------------------------
 # The command line
 
-#: Where each generated value goes in an `index` command line.
+#: An evaluation of the small class folder with one model, to which a place adds one option.
+EVAL = ["eval", "zeroshot", "--folder", "{classes}", "--models", "siglip"]
+RETRIEVAL = ["eval", "retrieval", "--folder", "{captions}", "--models", "siglip"]
+DATASET_EVAL = ["eval", "zeroshot", "--dataset", "{classes}", "--label-column", "label", "--models", "siglip"]
+#: Where each generated value goes in an `index` or `eval` command line.
 CLI_PLACES = {
     "search-name": lambda v: ["index", "search", v, "--text", "a red disc"],
     "search-text": lambda v: ["index", "search", "wikiart", "--text", v],
@@ -114,6 +133,15 @@ CLI_PLACES = {
     "build-model-key": lambda v: ["index", "build", "fuzz-key", "--texts", "{texts}", "--model-key", v],
     "build-language": lambda v: ["index", "build", "fuzz-lang", "--texts", "{texts}", "--language", v],
     "global-model": lambda v: ["--model", v, "index", "info"],
+    "eval-folder": lambda v: ["eval", "zeroshot", "--folder", v, "--models", "siglip"],
+    "eval-models": lambda v: ["eval", "zeroshot", "--folder", "{classes}", "--models", v],
+    "eval-template": lambda v: [*EVAL, "--template", v],
+    "eval-templates": lambda v: [*EVAL, "--templates", v],
+    "eval-classnames": lambda v: [*EVAL, "--classnames", v],
+    "eval-language": lambda v: [*EVAL, "--language", v],
+    "eval-batch-size": lambda v: [*EVAL, "--batch-size", v],
+    "eval-caption-column": lambda v: [*RETRIEVAL, "--caption-column", v],
+    "eval-limit": lambda v: [*DATASET_EVAL, "--limit", v],
 }
 cli_values = st.one_of(
     strings.filter(lambda value: "\x00" not in value),  # argv cannot carry NUL
@@ -127,7 +155,15 @@ def cli_files(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("cli-fuzz")
     (folder / "texts.txt").write_text("a red disc\na blue moon\n", encoding="utf-8")
     (folder / "table.csv").write_text("caption,n\na red disc,1\n", encoding="utf-8")
-    return {"texts": str(folder / "texts.txt"), "csv": str(folder / "table.csv"), "folder": str(folder)}
+    classes = write_class_folder(folder / "classes", classes=("cat", "dog"), per_class=2)
+    captions = write_caption_folder(folder / "captions", count=3)
+    return {
+        "texts": str(folder / "texts.txt"),
+        "csv": str(folder / "table.csv"),
+        "folder": str(folder),
+        "classes": str(classes),
+        "captions": str(captions),
+    }
 
 
 @pytest.mark.parametrize("place", list(CLI_PLACES))
