@@ -66,6 +66,59 @@ class Settings:
             "CONCURRENCY", "Model requests served at once across all tabs; more wait in the queue."
         ),
     )
+    gallery_repo: str = field(
+        default="",
+        metadata=_meta(
+            "GALLERY_REPO",
+            "Hub dataset repo (or local snapshot folder) of a pushed index to install as the `wikiart` "
+            "gallery on first start, instead of building it (see `index push` / `index pull`).",
+        ),
+    )
+    upload_max_files: int = field(
+        default=500,
+        metadata=_meta(
+            "UPLOAD_MAX_FILES", "Most images in one upload to the Your images tab (zip members included)."
+        ),
+    )
+    upload_max_mb: int = field(
+        default=200,
+        metadata=_meta(
+            "UPLOAD_MAX_MB", "Most megabytes in one upload to the Your images tab (zips counted unpacked)."
+        ),
+    )
+    collection_max_images: int = field(
+        default=5000,
+        metadata=_meta("COLLECTION_MAX_IMAGES", "Most images one collection made in the app may hold."),
+    )
+    max_collections: int = field(
+        default=100,
+        metadata=_meta(
+            "MAX_COLLECTIONS",
+            "Most collections made in the app that the index folder keeps (more are refused until some "
+            "are deleted).",
+        ),
+    )
+    admin: bool = field(
+        default=False,
+        metadata=_meta(
+            "ADMIN",
+            "Let every visitor add to and delete any index, not only the collections they made in their "
+            "own browser session. Off by default, so that on a shared or public app nobody can change "
+            "someone else's collection or the gallery; turn it on for an app only you use.",
+        ),
+    )
+    upload_cache_minutes: float = field(
+        default=60.0,
+        metadata=_meta(
+            "UPLOAD_CACHE_MINUTES",
+            "Uploads and generated files in Gradio's cache are deleted after this many minutes (checked "
+            "every few minutes; 0: kept until the app stops).",
+        ),
+    )
+    mcp: bool = field(
+        default=True,
+        metadata=_meta("MCP", "Serve the search and comparison tools over MCP at `/gradio_api/mcp/`."),
+    )
     model_overrides: Mapping[str, str] = field(
         default_factory=dict,
         metadata=_meta(
@@ -132,6 +185,8 @@ def _parse(name: str, raw: str, default: object) -> object:
             return raw.strip().lower() in {"1", "true", "yes", "on"}
         if isinstance(default, int):
             return int(raw)
+        if isinstance(default, float):
+            return float(raw)
         if isinstance(default, Path):
             return Path(raw).expanduser()
     except ValueError:
