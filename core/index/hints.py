@@ -79,6 +79,14 @@ def delete_command(name: str) -> str:
     return f"python app.py index delete {name}"
 
 
+def offline_hint() -> str:
+    return (
+        "Without the Hub, pull on a machine that reaches it (`python app.py index pull USER/REPO`) and "
+        "copy the index folder over, or copy the repo's files into a folder and run "
+        "`python app.py index pull FOLDER NAME`."
+    )
+
+
 def same_language_hint() -> str:
     return f"Use the same --language, or {REPLACE}."
 
