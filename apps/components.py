@@ -1,4 +1,4 @@
-"""Image inputs that hand the uploaded file to the core unopened.
+"""Image inputs that hand the uploaded file to the core unopened, and dropdowns open to new values.
 
 Gradio's own image preprocessing opens and decodes every upload before the handler runs. A file that is
 not an image, a truncated JPEG or a decompression bomb then fails inside Gradio with an unexplained
@@ -22,6 +22,24 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from core.images import MAX_IMAGE_BYTES
+
+
+def open_dropdown(**kwargs: Any) -> gr.Dropdown:
+    """A `gr.Dropdown` that also takes values outside its choices, and says so in the API schema.
+
+    Its choices (index names, models with an index, filter values) grow after start-up, and the
+    handler checks the value. Gradio's schema would list the start-up choices as the only allowed
+    values (an `enum`), which MCP clients enforce, so new indexes could not be named.
+    """
+    dropdown = gr.Dropdown(allow_custom_value=True, **kwargs)
+    dropdown.api_info = types.MethodType(_open_api_info, dropdown)  # type: ignore[method-assign]
+    return dropdown
+
+
+def _open_api_info(self: gr.Dropdown) -> dict[str, Any]:
+    if self.multiselect:
+        return {"type": "array", "items": {"type": "string"}}
+    return {"type": "string"}
 
 
 def image_upload(**kwargs: Any) -> gr.Image:

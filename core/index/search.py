@@ -225,21 +225,36 @@ def similar(
     vector (nothing is embedded again). Unless a filter leaves it out, the item itself comes first.
 
     Args:
-        item: The item's key (`Hit.key`) or its row (`Hit.id`).
+        item: The item's key (`Hit.key`), its row (`Hit.id`), or the file name (or path, or URL) of its
+            thumbnail, as the app's galleries show it.
         where, min_score: As `search_batch`.
 
     Raises:
         InvalidInputError: no such item in the index, or bad k, filter or minimum score.
     """
     loaded = index if isinstance(index, LoadedIndex) else load_index(index, settings=settings)
-    row = loaded.row_of.get(item) if isinstance(item, str) else item
-    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < len(loaded):
+    row = item_row(loaded, item)
+    if row is None or not 0 <= row < len(loaded):
         raise InvalidInputError(
             f"Index '{loaded.name}' has no item {str(item)[:80]!r}: give the key (or row) of one of its "
             "search results."
         )
     vector = ann.vectors_at(loaded.faiss_index, [row])
     return search_batch(loaded, vector, k, where=where, min_score=min_score)[0]
+
+
+def item_row(index: LoadedIndex, item: Any) -> int | None:
+    """The row of an item given by key, row number, or thumbnail file name / path / URL."""
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        return item
+    if not isinstance(item, str):
+        return None
+    if item in index.row_of:
+        return index.row_of[item]
+    name = item.split("?", 1)[0].replace("\\", "/").rsplit("/", 1)[-1]
+    return index.row_of_thumbnail.get(name)
 
 
 def verify_index(name: str, settings: Settings | None = None) -> None:
