@@ -23,7 +23,7 @@ MAX_NEGATIVES = 8
 
 
 def combined_search(
-    image: str | bytes | Image.Image | None,
+    image: str | bytes | Image.Image | None = None,
     text: str = "",
     negative: str = "",
     image_weight: float = 1.0,
@@ -133,10 +133,10 @@ def build_combine_inputs(sketch: gr.Sketchpad) -> dict[str, Any]:
             use_drawing = gr.Button("Use my drawing", size="sm", elem_id="combine-use-drawing")
             image_weight = gr.Slider(0, 2, value=1.0, step=0.05, label="Picture weight", elem_id="combine-wi")
     with gr.Row():
-        text = gr.Textbox(label="Plus this text", placeholder="as a watercolour", elem_id="combine-text")
+        text = gr.Textbox("", label="Plus this text", placeholder="as a watercolour", elem_id="combine-text")
         text_weight = gr.Slider(0, 2, value=1.0, step=0.05, label="Text weight", elem_id="combine-wt")
     with gr.Row():
-        negative = gr.Textbox(label="Leave out", placeholder="people, text", elem_id="combine-negative")
+        negative = gr.Textbox("", label="Leave out", placeholder="people, text", elem_id="combine-negative")
         negative_weight = gr.Slider(
             0, 2, value=1.0, step=0.05, label="Leave-out weight", elem_id="combine-wn"
         )
