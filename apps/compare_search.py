@@ -44,7 +44,7 @@ def compare_search(
         k: Number of results per index, 1 to 48.
 
     Returns:
-        (gallery_a, status_a, gallery_b, status_b): each gallery (thumbnail, caption) pairs, best first.
+        (gallery_a, status_a, gallery_b, status_b): (thumbnail, "score · title") pairs, best first.
     """
     count = check_k(k)
     parts = [QueryPart(text.strip())] if text and text.strip() else []
@@ -89,7 +89,7 @@ def _side(name: str, parts: list[QueryPart], k: int) -> tuple[list[tuple[str, st
     except SiglipProjectsError as error:
         raise user_error(error) from None
     seconds = time.perf_counter() - started
-    return gallery.items_of(hits), texts.compare_status(
+    return gallery.items_of(hits, score_first=True), texts.compare_status(
         get_spec(model).name, gallery.index_label(loaded), seconds
     )
 
@@ -132,4 +132,4 @@ def _index_dropdown(label: str, choices: list[tuple[str, str]], value: str, elem
 
 
 def _refresh(current: str | None) -> Any:
-    return gr.Dropdown(choices=gallery.image_index_choices(), value=current)
+    return gr.Dropdown(choices=gallery.image_index_choices())

@@ -140,7 +140,7 @@ def build_draw_search_tab(settings: Settings) -> None:
                     draw_button = gr.Button("Search drawing", variant="primary", elem_id="draw-run")
                 with gr.Tab("Describe", id="draw-text"):
                     query = gr.Textbox(
-                        label="Describe a painting",
+                        label="Describe an image",
                         placeholder="a stormy sea with a small boat",
                         elem_id="draw-query",
                     )
@@ -226,8 +226,9 @@ def _wire_controls(controls: dict[str, Any]) -> None:
 
     def indexes_for(model_key: str | None, current: str | None) -> Any:
         choices = gallery.index_choices(model_key)
-        names = [name for _, name in choices]
-        return gr.Dropdown(choices=choices, value=current if current in names else "")
+        if current in [name for _, name in choices]:
+            return gr.Dropdown(choices=choices)  # setting the value again would close the open list
+        return gr.Dropdown(choices=choices, value="")
 
     def filters_for(model_key: str | None, name: str | None) -> Any:
         return gr.Dropdown(choices=_filter_choices(model_key, name), value=[])

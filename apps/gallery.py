@@ -40,11 +40,9 @@ def gallery_indexes(settings: Settings | None = None) -> dict[str, CatalogEntry]
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """(label, model key) for the model selector: the models that have an index."""
-    return [
-        (f"{get_spec(key).name} · {entry.name} ({entry.count:,} images)", key)
-        for key, entry in gallery_indexes().items()
-    ]
+    """(label, model key) for the model selector: the models that have an index (each model's
+    indexes are listed by the index selector)."""
+    return [(get_spec(key).name, key) for key in gallery_indexes()]
 
 
 def default_model(preferred: str) -> str | None:
@@ -172,18 +170,20 @@ def find(
     return [hit for hit in hits if hit.thumbnail is not None]
 
 
-def items_of(hits: list[Hit]) -> list[tuple[str, str]]:
+def items_of(hits: list[Hit], score_first: bool = False) -> list[tuple[str, str]]:
     """Gallery items: (thumbnail path, caption), best first."""
-    return [(str(hit.thumbnail), caption(hit)) for hit in hits if hit.thumbnail is not None]
+    return [(str(hit.thumbnail), caption(hit, score_first)) for hit in hits if hit.thumbnail is not None]
 
 
-def caption(hit: Hit) -> str:
-    """`Title — Artist · Style · 0.312`, with whichever of these fields the index has."""
+def caption(hit: Hit, score_first: bool = False) -> str:
+    """`Title — Artist · Style · 0.312` (or `0.312 · Title — ...`), with whichever of these fields the
+    index has."""
     data = hit.metadata
     title = data.get("title") or data.get("caption") or data.get("genre") or data.get("path") or f"#{hit.id}"
     parts = [str(title) + (f" — {data['artist']}" if data.get("artist") else "")]
     parts += [str(data["style"])] if data.get("style") else []
-    return " · ".join([*parts, f"{hit.score:.3f}"])
+    score = f"{hit.score:.3f}"
+    return " · ".join([score, *parts] if score_first else [*parts, score])
 
 
 def index_label(index: LoadedIndex) -> str:

@@ -6,8 +6,9 @@ TITLE = "SigLIP Projects"
 
 HEADER = """
 # SigLIP Projects
-Search art by drawing, compare how CLIP and SigLIP score labels, and classify images with labels
-in any language. Each model loads the first time it is used, so the first request to a model takes longer.
+Search art or your own images by drawing, text or example, compare how CLIP and SigLIP score labels,
+and classify images with labels in any language. Each model loads the first time it is used, so the
+first request to a model takes longer.
 """
 
 DRAW_INTRO = """
@@ -217,8 +218,11 @@ def collection_limits(files: int, megabytes: int, images: int) -> str:
 def building_collection_note(name: str, done: int, total: int, message: str) -> str:
     if message:
         return f"**{name}:** {message}"
-    share = f" ({done / total:.0%})" if total else ""
-    return f"**Building '{name}':** {done:,} of {total:,} images{share}..."
+    if not total:
+        return f"**Building '{name}'...**"
+    filled = round(24 * min(done, total) / total)
+    bar = "█" * filled + "░" * (24 - filled)
+    return f"**Building '{name}':** `{bar}` {done:,} of {total:,} images ({done / total:.0%})"
 
 
 def collection_done(report: dict) -> str:

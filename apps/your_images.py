@@ -145,7 +145,7 @@ def _table(request: gr.Request | None = None) -> list[list[Any]]:
     for row in gallery.index_rows():
         mine = admin or collections.owners.owns(row["name"], owner)
         model = get_spec(row["model_key"]).name if row["model_key"] in MODELS else row["model_key"]
-        size, updated = size_text(row["size_bytes"]), row["updated"][:16].replace("T", " ")
+        size, updated = size_text(row["size_bytes"]), row["updated"][:10]
         rows.append(
             [
                 row["name"],
@@ -180,7 +180,7 @@ def build_your_images_tab(settings: Settings, tab: gr.Tab | None = None) -> None
             with gr.Tab("Create", id="yours-create"):
                 files = gr.File(
                     label="Images or a .zip", file_count="multiple", file_types=["image", ".zip"],
-                    type="filepath", elem_id="yours-files",
+                    type="filepath", height=260, elem_id="yours-files",
                 )  # fmt: skip
                 name = gr.Textbox(
                     label="Collection name", placeholder="my-photos", max_length=64, elem_id="yours-name"
@@ -193,7 +193,7 @@ def build_your_images_tab(settings: Settings, tab: gr.Tab | None = None) -> None
                 add_target = open_dropdown(label="Collection", choices=[], elem_id="yours-add-name")
                 add_files = gr.File(
                     label="More images or a .zip", file_count="multiple", file_types=["image", ".zip"],
-                    type="filepath", elem_id="yours-add-files",
+                    type="filepath", height=260, elem_id="yours-add-files",
                 )  # fmt: skip
                 add = gr.Button("Add images", variant="primary", elem_id="yours-add-run")
             with gr.Tab("Delete", id="yours-delete"):
@@ -205,7 +205,11 @@ def build_your_images_tab(settings: Settings, tab: gr.Tab | None = None) -> None
                 report = gr.JSON(label="Build report", elem_id="yours-report")
             table = gr.Dataframe(headers=COLUMNS, value=_table(), interactive=False, elem_id="yours-table")
             refresh = gr.Button("Refresh", size="sm", elem_id="yours-refresh")
-    common: dict[str, Any] = dict(concurrency_id="collections", concurrency_limit=COLLECTIONS_CONCURRENCY)
+    # The status line is the progress display (a bar and counts): no overlay on it while it updates
+    # (gr.Progress still reports to gradio_client and MCP clients).
+    common: dict[str, Any] = dict(
+        concurrency_id="collections", concurrency_limit=COLLECTIONS_CONCURRENCY, show_progress="hidden"
+    )
     private: dict[str, Any] = dict(api_visibility="private", queue=False, show_progress="hidden")
     lists = [add_target, delete_target, table]
     create.click(

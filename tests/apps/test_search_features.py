@@ -131,5 +131,8 @@ def test_side_by_side_searches_each_index_with_its_own_model(app, client):
     left, left_status, right, right_status = result
     for gallery, name, model in ((left, "wikiart", "siglip"), (right, "shapes-siglip2", "siglip2")):
         expected = search(load_index(name, model, settings), "a red disc", 4, settings=settings)
-        assert titles(gallery) == [hit.metadata["title"] for hit in expected]
+        shown = [item["caption"].split(" · ")[:2] for item in gallery]  # score first, then the title
+        assert shown == [
+            [f"{hit.score:.3f}", f"{hit.metadata['title']} — {hit.metadata['artist']}"] for hit in expected
+        ]
     assert left_status.startswith("**SigLIP**") and right_status.startswith("**SigLIP 2**")
