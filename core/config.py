@@ -15,6 +15,8 @@ from core.errors import InvalidInputError, UnknownModelError
 from core.registry import MODEL_ENV_PREFIX, all_slots, env_var
 
 ENV_PREFIX = "SIGLIP_PROJECTS_"
+#: A Hugging Face Space's persistent storage, when it has some: indexes go there by default.
+SPACE_STORAGE = Path("/data")
 
 
 def _meta(env: str, help: str) -> dict[str, str]:
@@ -27,7 +29,12 @@ class Settings:
 
     index_dir: Path = field(
         default=Path("indexes"),
-        metadata=_meta("INDEX_DIR", "Folder holding the built indexes (one sub-folder per index)."),
+        metadata=_meta(
+            "INDEX_DIR",
+            "Folder holding the built indexes (one sub-folder per index). On a Hugging Face Space with "
+            "persistent storage the default is `/data/indexes`, so collections and the gallery survive "
+            "restarts.",
+        ),
     )
     batch_size: int = field(
         default=32, metadata=_meta("BATCH_SIZE", "Images or texts per model call when embedding.")
@@ -143,6 +150,8 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw not in (None, ""):
                 values[f.name] = _parse(f.metadata["env"], raw, f.default)
+        if "index_dir" not in values and environ.get("SPACE_ID") and os.access(SPACE_STORAGE, os.W_OK):
+            values["index_dir"] = SPACE_STORAGE / "indexes"
         slots_by_env = {env_var(slot): slot for slot in all_slots()}
         overrides = {}
         for name, value in environ.items():
