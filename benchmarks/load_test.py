@@ -228,12 +228,22 @@ def call(client: Any, request: Request, rng: random.Random, phase: str, recorder
 
 
 def run_users(
-    url: str, files: Files, users: int, seconds: float, phase: str, recorder: Recorder, seed: int = 0
+    url: str,
+    files: Files,
+    users: int,
+    seconds: float,
+    phase: str,
+    recorder: Recorder,
+    seed: int = 0,
+    only: set[str] | None = None,
 ) -> None:
-    """`users` threads, each with its own Client, calling the endpoints in turn until `seconds` pass."""
+    """`users` threads, each with its own Client, calling the endpoints (or those in `only`) in turn
+    until `seconds` pass."""
     from gradio_client import Client
 
     good, bad = requests_for(files)
+    if only is not None:
+        good = [request for request in good if request[0] in only]
     deadline = time.monotonic() + seconds
 
     def user(number: int) -> None:
@@ -243,7 +253,7 @@ def run_users(
         except Exception as exc:
             recorder.add(Sample("connect", phase, 0.0, False, f"{type(exc).__name__}: {exc}"))
             return
-        count = number  # users start at different endpoints
+        count = number * len(good) // max(1, users)  # users start at endpoints spread over the list
         while time.monotonic() < deadline:
             count += 1
             request = good[count % len(good)]
@@ -385,6 +395,7 @@ class Server:
         result: list[str] = []
         stdout = self.process.stdout
         assert stdout is not None
+
         def read_until_ready() -> None:  # Gradio prints its MCP server's address first
             for line in stdout:
                 if line.startswith("READY "):
