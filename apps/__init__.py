@@ -1,6 +1,7 @@
-"""The Gradio app: four tabs on the core. `app.py` calls `build_demo` and `launch`.
+"""The Gradio app: five tabs on the core. `app.py` calls `build_demo` and `launch`.
 
-Building the app imports no ML library and loads no model: each model loads on first use.
+Building the app imports no ML library and loads no model: each model loads on first use. The app's
+API (named endpoints, for `gradio_client`) is also served as MCP tools when `SIGLIP_PROJECTS_MCP` is on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ MAX_REQUEST_BYTES = 2 * 1024 * 1024
 #: the last value of every input, about 0.2 MB here; the app keeps nothing else per session, so an
 #: evicted session simply starts afresh on its next request.
 MAX_SESSIONS = 256
+#: Largest image upload: the largest image file the core opens (zips may be larger; see max_file_size).
+MAX_FILE_SIZE = MAX_IMAGE_BYTES
+#: Most seconds between two sweeps of Gradio's cache.
+CACHE_SWEEP_S = 300
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
@@ -36,16 +41,22 @@ def build_demo(settings: Settings) -> gr.Blocks:
     """
     from apps import texts
     from apps.clip_vs_siglip import build_clip_vs_siglip_tab
+    from apps.compare_search import build_compare_search_tab
     from apps.draw_search import build_draw_search_tab
     from apps.evaluate import build_evaluate_tab
     from apps.multilingual import build_multilingual_tab
+    from apps.your_images import build_your_images_tab
 
     set_settings(settings)
-    with gr.Blocks(title=texts.TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=texts.TITLE, analytics_enabled=False, delete_cache=delete_cache(settings)) as demo:
         gr.Markdown(texts.HEADER, elem_id="header")
         with gr.Tabs():
-            with gr.Tab("Draw to Search Art", id="draw"):
+            with gr.Tab("Draw to Search", id="draw"):
                 build_draw_search_tab(settings)
+            with gr.Tab("Your images", id="your-images") as yours:
+                build_your_images_tab(settings, yours)
+            with gr.Tab("Search side by side", id="compare-search"):
+                build_compare_search_tab(settings)
             with gr.Tab("CLIP vs SigLIP", id="clip-vs-siglip"):
                 build_clip_vs_siglip_tab(settings)
             with gr.Tab("Multilingual zero-shot", id="multilingual"):
@@ -55,10 +66,19 @@ def build_demo(settings: Settings) -> gr.Blocks:
     return demo
 
 
+def delete_cache(settings: Settings) -> tuple[int, int] | None:
+    """Gradio's `delete_cache` (every, age) in seconds: uploads and generated files older than the
+    setting go (None: kept until the app stops)."""
+    age = round(settings.upload_cache_minutes * 60)
+    if age <= 0:
+        return None
+    return max(1, min(age, CACHE_SWEEP_S)), max(1, age)
+
+
 def max_file_size(settings: Settings) -> int:
-    """Largest upload the server accepts, in bytes: the Evaluate tab's zips (images are then refused
-    by the core above its own limit, with a message)."""
-    return max(MAX_IMAGE_BYTES, settings.eval_max_upload_mb * 1_000_000)
+    """Largest file the server accepts: an image, a zip of a whole upload to the Your images tab, or a
+    zip for the Evaluate tab (each is then held to its own limit by the core, with a message)."""
+    return max(MAX_FILE_SIZE, settings.upload_max_mb * 1_000_000, settings.eval_max_upload_mb * 1_000_000)
 
 
 def launch(
@@ -95,6 +115,7 @@ def launch(
         state_session_capacity=MAX_SESSIONS,
         app_kwargs={"middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES)]},
         allowed_paths=gallery.served_folders(settings),
+        mcp_server=settings.mcp,
         footer_links=["api", "settings"],
         theme=theme(),
         css_paths=[_STATIC / "app.css"],

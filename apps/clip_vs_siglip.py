@@ -23,11 +23,21 @@ def compare_clip_siglip(
     template: str = DEFAULT_TEMPLATE,
     top_k: int = DEFAULT_TOP_K,
 ) -> Iterator[tuple[Any, ...]]:
-    """Score `image` against comma-separated `labels` with CLIP, SigLIP and SigLIP 2.
+    """Zero-shot classify an image against your labels with CLIP (softmax over the labels) and SigLIP
+    and SigLIP 2 (an independent sigmoid per label), side by side.
 
     Yields (and, through the API, finally returns) `(clip, siglip, siglip2, clip_note, siglip_note,
     siglip2_note)`: `{label: score}` of the top `top_k` labels per model (None when that model
     failed) and a Markdown note per model (its error, if any).
+
+    Args:
+        image: The image (an image file or URL).
+        labels: Candidate labels separated by commas, e.g. "cat, dog, a cat lying on a rug".
+        template: Sentence with {} where each label goes, e.g. "This is a photo of {}.".
+        top_k: Number of top labels shown per model.
+
+    Returns:
+        (clip, siglip, siglip2, clip_note, siglip_note, siglip2_note): label scores and a note per model.
     """
     yield from compare_models(image, labels, MODEL_KEYS, template=template, top_k=top_k)
 

@@ -1,5 +1,5 @@
-"""Inputs that check what a request sends before Gradio keeps it, and image inputs that hand the
-uploaded file to the core unopened.
+"""Inputs that check what a request sends before Gradio keeps it, image inputs that hand the uploaded
+file to the core unopened, and dropdowns open to new values.
 
 Gradio's own image preprocessing opens and decodes every upload before the handler runs. A file that is
 not an image, a truncated JPEG or a decompression bomb then fails inside Gradio with an unexplained
@@ -33,12 +33,22 @@ from gradio.data_classes import FileData
 
 from core.errors import SiglipProjectsError
 from core.images import MAX_IMAGE_BYTES
-from core.limits import MAX_LABELS, MAX_LABELS_FIELD_CHARS, MAX_TEMPLATE_CHARS, quote
+from core.limits import (
+    MAX_LABELS,
+    MAX_LABELS_FIELD_CHARS,
+    MAX_TEMPLATE_CHARS,
+    MAX_TEXT_CHARS,
+    check_query,
+    check_text,
+    quote,
+)
 from core.zeroshot import check_labels_field, check_template
 
 #: Largest image sent inline as a `data:` URL instead of being uploaded as a file (the browser and
 #: gradio_client always upload files): it is held in the session's state like any other payload.
 MAX_DATA_URL_CHARS = 256 * 1024
+#: Longest name (of an index, of a result's file) a request may send.
+MAX_NAME_CHARS = 500
 _FILE_DATA = "an uploaded image file (FileData, as gradio_client's handle_file makes it)"
 _EDITOR_DATA = (
     'a drawing: {"background", "layers", "composite"}, each an uploaded image file (or None), '
@@ -80,6 +90,24 @@ def guarded(component: Component, check: Callable[[Any], object], expected: str 
     checked = type(model.__name__ if model is not None else "CheckedPayload", bases, namespace)
     component.data_model = checked  # type: ignore[assignment]
     return component
+
+
+def open_dropdown(**kwargs: Any) -> gr.Dropdown:
+    """A `gr.Dropdown` that also takes values outside its choices, and says so in the API schema.
+
+    Its choices (index names, models with an index, filter values) grow after start-up, and the
+    handler checks the value. Gradio's schema would list the start-up choices as the only allowed
+    values (an `enum`), which MCP clients enforce, so new indexes could not be named.
+    """
+    dropdown = gr.Dropdown(allow_custom_value=True, **kwargs)
+    dropdown.api_info = types.MethodType(_open_api_info, dropdown)  # type: ignore[method-assign]
+    return dropdown
+
+
+def _open_api_info(self: gr.Dropdown) -> dict[str, Any]:
+    if self.multiselect:
+        return {"type": "array", "items": {"type": "string"}}
+    return {"type": "string"}
 
 
 def image_upload(**kwargs: Any) -> gr.Image:
@@ -126,6 +154,17 @@ def labels_input(**kwargs: Any) -> gr.Textbox:
     """The comma-separated labels field of the zero-shot tabs, bounded in size."""
     textbox = gr.Textbox(info=f"Up to {MAX_LABELS} labels.", max_length=MAX_LABELS_FIELD_CHARS, **kwargs)
     return guarded(textbox, check_labels_field)
+
+
+def query_input(**kwargs: Any) -> gr.Textbox:
+    """A text query field (a description, texts to leave out), bounded to `MAX_TEXT_CHARS`."""
+    return guarded(gr.Textbox(max_length=MAX_TEXT_CHARS, **kwargs), check_query)
+
+
+def short_text(component: Component, what: str, limit: int = MAX_NAME_CHARS) -> Component:
+    """`component` (a name field, a dropdown of names), refusing payloads that are not text of at most
+    `limit` characters before Gradio keeps them (the handler checks the name itself)."""
+    return guarded(component, lambda payload: check_text(payload, what, limit))
 
 
 def template_input(**kwargs: Any) -> gr.Textbox:

@@ -1,41 +1,65 @@
-"""Tab "Draw to Search Art": a drawing, a text or a picture finds the nearest paintings of an index."""
+"""Tab "Draw to Search": a drawing, a text, a picture or a combination finds the nearest images of any
+image index: the WikiArt gallery, a collection made in the Your images tab, or one built with the CLI."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import gradio as gr
 from PIL import Image
 
-from apps import gallery, texts
+from apps import combine, gallery, texts
 from apps.common import MODEL_CONCURRENCY_ID, load_image, user_error
-from apps.components import guarded, image_upload, number_slider, sketch_upload
+from apps.components import guarded, image_upload, number_slider, open_dropdown, sketch_upload
+from apps.searching import (
+    DEFAULT_K,
+    DEFAULT_MODEL,
+    MAX_K,
+    NO_MINIMUM,
+    SearchOutput,
+    check_filters,
+    check_index_name,
+    check_k,
+    query_finder,
+    search_with,
+)
 from core.config import Settings
-from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
 from core.images import sketch_to_image
+from core.index import filter_choices
 from core.limits import MAX_TEXT_CHARS, check_query, quote
-from core.registry import DEFAULT_MODEL_KEY, get_spec
+from core.registry import get_spec
 
-DEFAULT_K = 9
-MAX_K = 48
-DEFAULT_MODEL = DEFAULT_MODEL_KEY
 #: Characters of the query the status line repeats.
 STATUS_QUOTE_CHARS = 80
-#: (gallery items as (thumbnail path, caption), status in Markdown).
-SearchOutput = tuple[list[tuple[str, str]], str]
+
+__all__ = ["MAX_K", "build_draw_search_tab", "check_k", "draw_search", "image_search", "text_search"]
 
 
-def draw_search(sketch: Any, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> Iterator[SearchOutput]:
-    """Find the `k` paintings nearest to a drawing (a Sketchpad value, or any image).
+def draw_search(
+    sketch: Any,
+    k: int = DEFAULT_K,
+    model: str = DEFAULT_MODEL,
+    index: str = "",
+    min_score: float = NO_MINIMUM,
+    filters: list[str] | None = None,
+) -> Iterator[SearchOutput]:
+    """Find the images nearest to a drawing (dark strokes on white).
 
     An empty canvas returns no results and a message, without calling a model. A `k` larger than
-    the index gives every painting, and the status says so.
+    the index gives every image, and the status says so.
 
-    Yields (and, through the API, finally returns) `(gallery, status)`: `(thumbnail path, caption)`
-    pairs, best first, with captions `title — artist · style · score`; and a Markdown status line.
+    Args:
+        sketch: The drawing: a Sketchpad value {"background", "layers", "composite"}, or any image.
+        k: Number of results, 1 to 48.
+        model: Model key (siglip, siglip2, ...); it must be the model the index was built with.
+        index: Name of an image index (see list_indexes); empty: the model's default (WikiArt).
+        min_score: Leave out results whose cosine similarity is below it (-1 keeps all).
+        filters: Metadata filters "column=value" (e.g. "style=Impressionism"); one column: any value.
+
+    Returns:
+        (gallery, status): (thumbnail, "title — artist · style · score") pairs, best first; a status line.
     """
     try:
         drawing = sketch_to_image(sketch)
@@ -45,14 +69,29 @@ def draw_search(sketch: Any, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> 
         gr.Warning(texts.SKETCH_EMPTY)
         yield [], texts.SKETCH_EMPTY
         return
-    yield from _search(drawing, k, model, "your drawing")
+    yield from search_with(query_finder(drawing), k, model, index, min_score, filters, "your drawing")
 
 
-def text_search(query: str, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> Iterator[SearchOutput]:
-    """Find the `k` paintings that best match a text description. Yields `(gallery, status)`.
+def text_search(
+    query: str,
+    k: int = DEFAULT_K,
+    model: str = DEFAULT_MODEL,
+    index: str = "",
+    min_score: float = NO_MINIMUM,
+    filters: list[str] | None = None,
+) -> Iterator[SearchOutput]:
+    """Find the images that best match a text description.
 
-    Raises:
-        gr.Error: the query is over `core.limits.MAX_TEXT_CHARS` characters (refused before any model runs).
+    Args:
+        query: What to look for, e.g. "a stormy sea with a small boat" (at most 2,000 characters).
+        k: Number of results, 1 to 48.
+        model: Model key; it must be the model the index was built with.
+        index: Name of an image index (see list_indexes); empty: the model's default (WikiArt).
+        min_score: Leave out results whose cosine similarity is below it (-1 keeps all).
+        filters: Metadata filters, "column=value" each.
+
+    Returns:
+        (gallery, status) as draw_search.
     """
     try:
         query = check_query("" if query is None else query).strip()
@@ -62,47 +101,33 @@ def text_search(query: str, k: int = DEFAULT_K, model: str = DEFAULT_MODEL) -> I
         gr.Warning(texts.TEXT_EMPTY)
         yield [], texts.TEXT_EMPTY
         return
-    yield from _search(query, k, model, quote(query, STATUS_QUOTE_CHARS))
+    what = quote(query, STATUS_QUOTE_CHARS)
+    yield from search_with(query_finder(query), k, model, index, min_score, filters, what)
 
 
 def image_search(
-    image: str | bytes | Image.Image | None, k: int = DEFAULT_K, model: str = DEFAULT_MODEL
+    image: str | bytes | Image.Image | None,
+    k: int = DEFAULT_K,
+    model: str = DEFAULT_MODEL,
+    index: str = "",
+    min_score: float = NO_MINIMUM,
+    filters: list[str] | None = None,
 ) -> Iterator[SearchOutput]:
-    """Find the `k` paintings nearest to an uploaded picture. Yields `(gallery, status)`."""
-    yield from _search(load_image(image, "a picture"), k, model, "your picture")
+    """Find the images nearest to a picture.
 
+    Args:
+        image: The picture (an image file or URL).
+        k: Number of results, 1 to 48.
+        model: Model key; it must be the model the index was built with.
+        index: Name of an image index (see list_indexes); empty: the model's default (WikiArt).
+        min_score: Leave out results whose cosine similarity is below it (-1 keeps all).
+        filters: Metadata filters, "column=value" each.
 
-def _search(query: str | Image.Image, k: Any, model: str, what: str) -> Iterator[SearchOutput]:
-    model = model or DEFAULT_MODEL
-    count = check_k(k)
-    try:
-        name = get_spec(model).name
-        index = gallery.index_for(model)
-        if not is_loaded(model):
-            yield [], texts.loading_note(name)
-        hits = gallery.find(index, query, count)
-    except SiglipProjectsError as error:
-        raise user_error(error) from None
-    items = [(str(hit.thumbnail), gallery.caption(hit)) for hit in hits]
-    status = texts.search_status(len(items), what, name, gallery.index_label(index))
-    if count > len(index):
-        status += texts.whole_index_note(len(index), count)
-    yield items, status
-
-
-def check_k(k: Any) -> int:
-    """The number of results to show: `k` as a whole number from 1 to `MAX_K`.
-
-    Raises:
-        gr.Error: `k` is not a number, or below 1.
+    Returns:
+        (gallery, status) as draw_search.
     """
-    try:
-        value = float(k)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value) or value < 1:
-        raise gr.Error(texts.bad_k_message(k, MAX_K), print_exception=False)
-    return min(MAX_K, int(value))
+    picture = load_image(image, "a picture")
+    yield from search_with(query_finder(picture), k, model, index, min_score, filters, "your picture")
 
 
 def _check_model(model: object) -> None:
@@ -132,7 +157,7 @@ def build_draw_search_tab(settings: Settings) -> None:
                 with gr.Tab("Describe", id="draw-text"):
                     query = guarded(
                         gr.Textbox(
-                            label="Describe a painting",
+                            label="Describe an image",
                             placeholder="a stormy sea with a small boat",
                             elem_id="draw-query",
                             max_length=MAX_TEXT_CHARS,
@@ -143,23 +168,13 @@ def build_draw_search_tab(settings: Settings) -> None:
                 with gr.Tab("Upload", id="draw-upload"):
                     picture = image_upload(label="A picture", height=360, elem_id="draw-image")
                     image_button = gr.Button("Search picture", variant="primary", elem_id="draw-image-run")
-            model = guarded(
-                gr.Dropdown(
-                    label="Model",
-                    info="The models that have an index.",
-                    choices=gallery.model_choices(),
-                    value=gallery.default_model(DEFAULT_MODEL),
-                    # The list grows when the WikiArt gallery is built after start-up; the key is checked.
-                    allow_custom_value=True,
-                    elem_id="draw-model",
-                ),
-                _check_model,
-            )
-            k = number_slider(1, MAX_K, value=DEFAULT_K, step=1, label="Results (k)", elem_id="draw-k")
+                with gr.Tab("Combine", id="draw-combine"):
+                    parts = combine.build_combine_inputs(sketch)
+            controls = _build_controls()
         with gr.Column(scale=3):
             index_status = gr.Markdown(gallery.status_markdown(), elem_id="draw-index-status")
             results = gr.Gallery(
-                label="Nearest paintings",
+                label="Nearest images",
                 columns=3,
                 height=640,
                 object_fit="cover",
@@ -167,13 +182,92 @@ def build_draw_search_tab(settings: Settings) -> None:
                 elem_id="draw-gallery",
             )
             status = gr.Markdown(label="Status", show_label=False, elem_id="draw-status")
+            more = combine.build_more_like_this(results)
     outputs = [results, status]
     common = dict(outputs=outputs, concurrency_id=MODEL_CONCURRENCY_ID)
-    draw_button.click(draw_search, [sketch, k, model], api_name="draw_search", **common)
-    text_button.click(text_search, [query, k, model], api_name="text_search", **common)
-    query.submit(text_search, [query, k, model], api_visibility="private", **common)
-    image_button.click(image_search, [picture, k, model], api_name="image_search", **common)
-    _poll_gallery_build(index_status, model)
+    shared = [controls["k"], controls["model"], controls["index"], controls["min_score"], controls["filters"]]
+    draw_button.click(draw_search, [sketch, *shared], api_name="draw_search", **common)
+    text_button.click(text_search, [query, *shared], api_name="text_search", **common)
+    query.submit(text_search, [query, *shared], api_visibility="private", **common)
+    image_button.click(image_search, [picture, *shared], api_name="image_search", **common)
+    combine.wire(parts, more, shared, common)
+    _wire_controls(controls)
+    _poll_gallery_build(index_status, controls["model"])
+
+
+def _build_controls() -> dict[str, Any]:
+    """Model, index, k and the filters, shared by every search of the tab."""
+    # Without any index yet the API still needs a default model (one built later becomes searchable).
+    model_value = gallery.default_model(DEFAULT_MODEL) or DEFAULT_MODEL
+    model = guarded(
+        open_dropdown(
+            label="Model",
+            info="The models that have an index.",
+            choices=gallery.model_choices(),
+            value=model_value,  # the list grows when an index is built after start-up
+            elem_id="draw-model",
+        ),
+        _check_model,
+    )
+    index = guarded(
+        open_dropdown(
+            label="Index",
+            info="Any image index built with this model: the gallery, your collections, CLI builds.",
+            choices=gallery.index_choices(model_value),
+            value="",
+            elem_id="draw-index",
+        ),
+        check_index_name,
+    )
+    k = number_slider(1, MAX_K, value=DEFAULT_K, step=1, label="Results (k)", elem_id="draw-k")
+    with gr.Accordion("Filter results", open=False, elem_id="draw-filter-panel"):
+        gr.Markdown(texts.FILTER_HELP)
+        min_score = number_slider(
+            NO_MINIMUM, 1, value=NO_MINIMUM, step=0.01, label="Minimum score (cosine; -1: no minimum)",
+            elem_id="draw-min-score",
+        )  # fmt: skip
+        filters = guarded(
+            open_dropdown(
+                label="Metadata filters",
+                info="Exact match; several values of one field: any of them; several fields: all.",
+                choices=_filter_choices(model_value, ""),
+                multiselect=True,
+                elem_id="draw-filters",
+            ),
+            check_filters,
+        )
+    return {"model": model, "index": index, "k": k, "min_score": min_score, "filters": filters}
+
+
+def _filter_choices(model: str | None, index: str | None) -> list[tuple[str, str]]:
+    if not model:
+        return []
+    try:
+        return filter_choices(gallery.index_for(model, index or None))
+    except SiglipProjectsError:
+        return []
+
+
+def _wire_controls(controls: dict[str, Any]) -> None:
+    """The index list follows the model (and is re-read when opened: new indexes appear without a
+    restart); the filter values follow the index."""
+    model, index, filters = controls["model"], controls["index"], controls["filters"]
+
+    def indexes_for(model_key: str | None, current: str | None) -> Any:
+        choices = gallery.index_choices(model_key)
+        if current in [name for _, name in choices]:
+            return gr.Dropdown(choices=choices)  # setting the value again would close the open list
+        return gr.Dropdown(choices=choices, value="")
+
+    def filters_for(model_key: str | None, name: str | None) -> Any:
+        return gr.Dropdown(choices=_filter_choices(model_key, name), value=[])
+
+    private = dict(api_visibility="private", queue=False, show_progress="hidden")
+    model.change(indexes_for, [model, index], index, **private).then(
+        filters_for, [model, index], filters, **private
+    )
+    index.focus(indexes_for, [model, index], index, **private)
+    index.input(filters_for, [model, index], filters, **private)
 
 
 def _poll_gallery_build(index_status: gr.Markdown, model: gr.Dropdown) -> None:
@@ -199,3 +293,4 @@ def _poll_gallery_build(index_status: gr.Markdown, model: gr.Dropdown) -> None:
         show_progress="hidden",
         queue=False,
     )
+    model.focus(lambda current: refresh(current)[1], [model], [model], api_visibility="private", queue=False)

@@ -53,7 +53,8 @@ def compare_multilingual(
     template: str = DEFAULT_TEMPLATE,
     top_k: int = DEFAULT_TOP_K,
 ) -> Iterator[tuple[Any, ...]]:
-    """Score `image` against `labels` (any language) with the four multilingual models.
+    """Zero-shot classify an image against labels in any language with SigLIP multilingual, SigLIP 2,
+    NLLB-CLIP and multilingual CLIP, side by side.
 
     `language` is the labels' NLLB code (e.g. `deu_Latn`) or "auto" to guess it; only models whose
     tokenizer needs a source language use it.
@@ -61,6 +62,16 @@ def compare_multilingual(
     Yields (and, through the API, finally returns) `(siglip_multilingual, siglip2, nllb_clip, mclip,`
     one Markdown note per model, then the source-language note)`; label values are `{label: score}`
     of the top `top_k` labels, None for a model that failed (its note says why).
+
+    Args:
+        image: The image (an image file or URL).
+        labels: Candidate labels in any language separated by commas, e.g. "Katze, Hund, Vogel".
+        language: NLLB code of the labels' language (e.g. deu_Latn), or "auto" to guess it.
+        template: Sentence with {} where each label goes, in the labels' language; "{}" for none.
+        top_k: Number of top labels shown per model.
+
+    Returns:
+        Four label-score values, four notes and the source-language note.
     """
     code, language_note = resolve_language(language, labels)
     for values in compare_models(image, labels, MODEL_KEYS, template=template, top_k=top_k, language=code):

@@ -8,15 +8,60 @@ TITLE = "SigLIP Projects"
 
 HEADER = """
 # SigLIP Projects
-Search art by drawing, compare how CLIP and SigLIP score labels, and classify images with labels
-in any language. Each model loads the first time it is used, so the first request to a model takes longer.
+Search art or your own images by drawing, text or example, compare how CLIP and SigLIP score labels,
+and classify images with labels in any language. Each model loads the first time it is used, so the
+first request to a model takes longer.
 """
 
 DRAW_INTRO = """
-Draw something (a cat, a boat, a face...), describe it in words or upload a picture, and find the
-closest paintings in the index. The results show each painting's title, artist, style and its cosine
-similarity to your query.
+Draw something (a cat, a boat, a face...), describe it in words, upload a picture, or combine them, and
+find the closest images in an index: the WikiArt paintings, a collection you made in the **Your images**
+tab, or any index built with `python app.py index build`. The results show each image's title (or file),
+artist, style and its cosine similarity to your query; select one and press **More like this**.
 """
+
+FILTER_HELP = """
+Only results that pass these are shown, and the search looks among them, so you still get k results
+whenever k pass. Filters match the index's metadata exactly (WikiArt: artist, style, genre; your
+collections: their folders and any `metadata.csv` columns).
+"""
+
+COMBINE_HELP = """
+Combine a picture or your drawing with a text ("as a watercolour"), and leave things out ("people,
+text"). The query is the weighted sum of the parts' embeddings, each normalised by the model:
+
+`q = normalise(w_picture · e_picture + w_text · e_text − w_leave_out · (n_1 + n_2 + …))`
+
+A weight of 0 drops a part; leave-out texts are separated by commas.
+"""
+
+COMBINE_EMPTY = (
+    "Give a picture (or press Use my drawing) or a text to search for; leave-out texts are subtracted "
+    "from it."
+)
+
+SELECT_FIRST = "Select a result first (click it), then press More like this."
+
+SIMILAR_WHAT = "the selected image"
+
+MORE_HINT = "Select a result, then search again from it."
+
+
+def combined_what(has_image: bool, text: str, negatives: list[str]) -> str:
+    parts = (["your picture"] if has_image else []) + ([f"“{text.strip()}”"] if text and text.strip() else [])
+    left_out = f" without {', '.join(f'“{n}”' for n in negatives)}" if negatives else ""
+    return " + ".join(parts) + left_out
+
+
+def too_many_negatives(count: int, most: int) -> str:
+    return f"{count} texts to leave out; at most {most} are used at once. Keep the most important ones."
+
+
+def filtered_note(count: int, asked: int) -> str:
+    if count < asked:
+        return f" · only {count} images pass the filters"
+    return " · filtered"
+
 
 SKETCH_EMPTY = "The canvas is empty. Draw something with the brush first, then press Search drawing."
 
@@ -64,6 +109,13 @@ def building_note(done: int, total: int, seconds: float) -> str:
     return (
         f"**Building the WikiArt gallery:** {done:,} of {total:,} paintings indexed{share}, "
         f"{seconds:.0f} s so far. Search starts working when it is done; the other tabs work now."
+    )
+
+
+def gallery_download_note(message: str, seconds: float) -> str:
+    return (
+        f"**{message}** {seconds:.0f} s so far. Search starts working when it is done; the other tabs "
+        "work now."
     )
 
 
@@ -163,3 +215,76 @@ def evaluation_status(
         f"**Best: {best}**, {what} {score} · {images:,} images, {groups} · {models} model(s) "
         f"in {seconds:.0f} s"
     )
+
+
+COMPARE_INTRO = """
+The same query against two image indexes, each searched with the model it was built with: build one
+collection with SigLIP and with SigLIP 2 (in the Your images tab, or `index build --model-key`) and see
+which finds what you mean. Scores of different models are not on one scale; compare the rankings.
+"""
+
+COMPARE_EMPTY = "Type a description or upload a picture first."
+
+
+def waiting_note(name: str) -> str:
+    return f"Waiting for '{name}'..." if name else "Choose an index."
+
+
+def compare_status(model: str, index: str, seconds: float) -> str:
+    return f"**{model}** · {index} · {seconds:.2f} s"
+
+
+COLLECTIONS_INTRO = """
+Upload your own images (or a .zip of them) to make a searchable collection, then search it in the
+**Draw to Search** tab (choose it under *Index*) or compare two models in **Search side by side**. Adding
+images later embeds only the new ones. A `metadata.csv` or `metadata.jsonl` with a `file_name` column,
+uploaded beside the images or inside the zip, adds its columns as filters.
+
+Collections are kept on this server, in the app's index folder, and **anyone using this app can search
+them**; only this browser session can add to or delete the collections it made (unless the app runs
+with `SIGLIP_PROJECTS_ADMIN=1`). Do not upload images you would not share.
+"""
+
+
+def collection_limits(files: int, megabytes: int, images: int) -> str:
+    return (
+        f"Up to {files:,} images and {megabytes:,} MB per upload (zips counted unpacked), {images:,} images "
+        "per collection; unreadable files are skipped and listed."
+    )
+
+
+def building_collection_note(name: str, done: int, total: int, message: str) -> str:
+    if message:
+        return f"**{name}:** {message}"
+    if not total:
+        return f"**Building '{name}'...**"
+    filled = round(24 * min(done, total) / total)
+    bar = "█" * filled + "░" * (24 - filled)
+    return f"**Building '{name}':** `{bar}` {done:,} of {total:,} images ({done / total:.0%})"
+
+
+def collection_done(report: dict) -> str:
+    skipped = report["skipped"]
+    lines = [
+        f"**Collection '{report['name']}' is ready:** {report['count']:,} images ({report['embedded']:,} "
+        f"embedded now, {report['kept']:,} already there) in {report['seconds']:.1f} s, with "
+        f"{report['model_key']}. Search it in the Draw to Search tab: choose it under *Index*.",
+    ]
+    if report["duplicates"]:
+        count = len(report["duplicates"])
+        lines.append(f"{count} {'image was' if count == 1 else 'images were'} already in the collection.")
+    if skipped:
+        shown = "; ".join(f"{s['item']}: {s['reason']}" for s in skipped[:10])
+        more = f" (and {len(skipped) - 10} more)" if len(skipped) > 10 else ""
+        lines.append(f"Skipped {len(skipped)}: {shown}{more}.")
+    return "\n\n".join(lines)
+
+
+def deleted_note(name: str) -> str:
+    return f"Deleted index '{name}'."
+
+
+MCP_REFUSED = (
+    "Collections are created, changed and deleted in the app or with gradio_client, not through MCP "
+    "(MCP calls share one session, so ownership could not be kept)."
+)

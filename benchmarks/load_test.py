@@ -3,11 +3,12 @@
     python -m benchmarks.load_test                         # 16 users for 60 s
     python -m benchmarks.load_test --users 4 --seconds 10
 
-It builds the tests' tiny checkpoints (tests/tiny_models.py) and a 12-painting index, serves the app
-from a subprocess on a free localhost port, and runs the users in threads. Each user calls the six
-endpoints in turn with its own uploads (for /evaluate, a zip of 8 images in 2 class folders), and
-every tenth request is bad input that must fail with its clear message (or, for an empty canvas,
-answer with no results). Phases:
+It builds the tests' tiny checkpoints (tests/tiny_models.py) and a 12-painting index (with SigLIP and
+with SigLIP 2), serves the app from a subprocess on a free localhost port, and runs the users in
+threads. Each user calls every endpoint in turn with its own uploads (searches of every kind, filters,
+more like this, side by side, the zero-shot tabs, /evaluate with a zip of 8 images in 2 class folders,
+and a collection of its own: create, add, search, delete), and every tenth request is bad input that
+must fail with its clear message (or, for an empty canvas, answer with no results). Phases:
 
 1. warm-up: all users at once against cold models (so concurrent first calls must load each model once);
 2. baseline: one user, a few calls per endpoint (the latency ratios below are against it);
@@ -21,6 +22,7 @@ failed, memory grew by 10 % or more over the measured run, or a model loaded mor
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -56,6 +59,10 @@ PAINTING_COLOURS = (
 OTHER_LABELS = ("Katze, Hund, Auto", "猫、犬、車", "قطة، كلب", "chat, chien, voiture", "🐱, 🐶, 🚗")
 #: The Evaluate tab's default models.
 EVAL_MODELS = ("siglip", "siglip2", "clip")
+#: The served indexes: the paintings with SigLIP and with SigLIP 2 (for the side-by-side search).
+INDEX, OTHER_INDEX = "wikiart", "wikiart-siglip2"
+#: The pseudo-endpoint of a user's collection cycle (create, add, search, delete).
+COLLECTION = "collection"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -64,8 +71,9 @@ EVAL_MODELS = ("siglip", "siglip2", "clip")
 
 @dataclass(frozen=True)
 class Files:
-    """Files the users upload: a sketch, a painting-like picture, photos, a file that is no image, a zip
-    of class folders for /evaluate and a zip with a `../` entry."""
+    """Files the users upload (a sketch, a painting-like picture, photos, a file that is no image, a
+    zip of two paintings, a zip of class folders for /evaluate and a zip with a `../` entry) and the
+    thumbnails of the served index (for more-like-this)."""
 
     sketch: str
     picture: str
@@ -73,9 +81,11 @@ class Files:
     not_an_image: str
     eval_zip: str
     traversal_zip: str
+    collection: str = ""
+    thumbnails: tuple[str, ...] = ()
 
 
-def make_files(folder: Path) -> Files:
+def make_files(folder: Path, thumbnails: tuple[str, ...] = ()) -> Files:
     from PIL import Image, ImageDraw
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,9 +104,17 @@ def make_files(folder: Path) -> Files:
     with zipfile.ZipFile(folder / "traversal.zip", "w") as archive:
         archive.write(photos[0], "cat/1.jpg")
         archive.writestr("../escape.jpg", Path(photos[0]).read_bytes())
+    with zipfile.ZipFile(folder / "collection.zip", "w") as archive:
+        for n, colour in enumerate(("gold", "navy")):
+            image = Image.new("RGB", (64, 64), "white")
+            ImageDraw.Draw(image).ellipse((8, 8, 56, 56), fill=colour)
+            buffer = io.BytesIO()
+            image.save(buffer, "PNG")
+            archive.writestr(f"album/{n}.png", buffer.getvalue())
     return Files(
         str(folder / "sketch.png"), str(folder / "picture.png"), photos, str(folder / "notes.jpg"),
-        str(folder / "classes.zip"), str(folder / "traversal.zip"),
+        str(folder / "classes.zip"), str(folder / "traversal.zip"), str(folder / "collection.zip"),
+        thumbnails,
     )  # fmt: skip
 
 
@@ -126,6 +144,20 @@ def requests_for(files: Files) -> tuple[list[Request], list[Request]]:
             None,
         ),
         ("/evaluate", lambda r: ((handle_file(files.eval_zip), "zeroshot", list(EVAL_MODELS)), {}), None),
+        ("/list_indexes", lambda r: ((), {}), None),
+        (
+            "/combined_search",
+            lambda r: ((handle_file(files.picture), r.choice(QUERIES), "black"), {"k": r.randint(1, 12)}),
+            None,
+        ),
+        ("/similar", lambda r: ((r.choice(files.thumbnails),), {"k": r.randint(1, 12)}), None),
+        (
+            "/text_search",
+            lambda r: ((r.choice(QUERIES),), {"filters": ["artist=Artist 1"], "min_score": -0.5}),
+            None,
+        ),
+        ("/compare_search", lambda r: ((r.choice(QUERIES), None, INDEX, OTHER_INDEX), {"k": 4}), None),
+        (COLLECTION, lambda r: ((), {}), None),  # /create_index, /add_to_index, /delete_index
     ]
     blank = Path(files.sketch).with_name("blank.png")
     if not blank.exists():
@@ -145,8 +177,32 @@ def requests_for(files: Files) -> tuple[list[Request], list[Request]]:
             lambda r: ((handle_file(files.traversal_zip), "zeroshot", list(EVAL_MODELS)), {}),
             "outside its own folder",
         ),
+        ("/similar", lambda r: (("no-such-item.jpg",), {}), "has no item"),
+        ("/text_search", lambda r: (("a red sun",), {"filters": ["Minimalism"]}), "is not column=value"),
+        (
+            "/create_index",
+            lambda r: (([handle_file(files.collection)], "../escape", "siglip"), {}),
+            "is not a valid index name",
+        ),
+        ("/delete_index", lambda r: ((INDEX,), {}), "not created in this browser session"),
     ]
     return good, bad
+
+
+def collection_cycle(client: Any, files: Files, phase: str, recorder: Recorder) -> None:
+    """A user's own collection: create it from a zip, add a picture, search it, delete it."""
+    from gradio_client import handle_file
+
+    name = f"load-{uuid.uuid4().hex[:12]}"
+    steps: list[Request] = [
+        ("/create_index", lambda r: (([handle_file(files.collection)], name, "siglip"), {}), None),
+        ("/add_to_index", lambda r: (([handle_file(files.picture)], name), {}), None),
+        ("/text_search", lambda r: (("a gold disc",), {"index": name, "k": 3}), None),
+        ("/delete_index", lambda r: ((name,), {}), None),
+    ]
+    for step in steps:
+        if not call(client, step, random.Random(0), phase, recorder):
+            return
 
 
 @dataclass
@@ -168,8 +224,8 @@ class Recorder:
             self.samples.append(sample)
 
 
-def call(client: Any, request: Request, rng: random.Random, phase: str, recorder: Recorder) -> None:
-    """Make one request and record its latency and whether it behaved as it must."""
+def call(client: Any, request: Request, rng: random.Random, phase: str, recorder: Recorder) -> bool:
+    """Make one request and record its latency and whether it behaved as it must (returned)."""
     from gradio_client.exceptions import AppError
 
     endpoint, arguments, expected = request
@@ -187,15 +243,26 @@ def call(client: Any, request: Request, rng: random.Random, phase: str, recorder
         ok, error = False, f"{type(exc).__name__}: {exc}"
     name = endpoint if expected is None else f"{endpoint} (bad input)"
     recorder.add(Sample(name, phase, time.perf_counter() - started, ok, error[:300]))
+    return ok
 
 
 def run_users(
-    url: str, files: Files, users: int, seconds: float, phase: str, recorder: Recorder, seed: int = 0
+    url: str,
+    files: Files,
+    users: int,
+    seconds: float,
+    phase: str,
+    recorder: Recorder,
+    seed: int = 0,
+    only: set[str] | None = None,
 ) -> None:
-    """`users` threads, each with its own Client, calling the endpoints in turn until `seconds` pass."""
+    """`users` threads, each with its own Client, calling the endpoints (or those in `only`) in turn
+    until `seconds` pass."""
     from gradio_client import Client
 
     good, bad = requests_for(files)
+    if only is not None:
+        good = [request for request in good if request[0] in only]
     deadline = time.monotonic() + seconds
 
     def user(number: int) -> None:
@@ -205,13 +272,16 @@ def run_users(
         except Exception as exc:
             recorder.add(Sample("connect", phase, 0.0, False, f"{type(exc).__name__}: {exc}"))
             return
-        count = number  # users start at different endpoints
+        count = number * len(good) // max(1, users)  # users start at endpoints spread over the list
         while time.monotonic() < deadline:
             count += 1
+            request = good[count % len(good)]
             if count % BAD_EVERY == 0:
                 call(client, bad[count // BAD_EVERY % len(bad)], rng, phase, recorder)
+            elif request[0] == COLLECTION:
+                collection_cycle(client, files, phase, recorder)
             else:
-                call(client, good[count % len(good)], rng, phase, recorder)
+                call(client, request, rng, phase, recorder)
         client.close()
 
     threads = [threading.Thread(target=user, args=(n,), name=f"user-{n}") for n in range(users)]
@@ -230,7 +300,10 @@ def run_baseline(url: str, files: Files, rounds: int, recorder: Recorder) -> Non
     rng = random.Random(12345)
     for _ in range(rounds):
         for request in good:
-            call(client, request, rng, "baseline", recorder)
+            if request[0] == COLLECTION:
+                collection_cycle(client, files, "baseline", recorder)
+            else:
+                call(client, request, rng, "baseline", recorder)
     client.close()
 
 
@@ -341,10 +414,17 @@ class Server:
         result: list[str] = []
         stdout = self.process.stdout
         assert stdout is not None
-        reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
+
+        def read_until_ready() -> None:  # Gradio prints its MCP server's address first
+            for line in stdout:
+                if line.startswith("READY "):
+                    result.append(line)
+                    return
+
+        reader = threading.Thread(target=read_until_ready, daemon=True)
         reader.start()
         reader.join(timeout)
-        if not result or not result[0].startswith("READY "):
+        if not result:
             self.close()
             tail = self.log.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise RuntimeError(f"the app did not start within {timeout:.0f} s: {result}\n{tail}")
@@ -398,12 +478,13 @@ def prepare(workdir: Path, models: dict[str, str] | None = None) -> tuple[Path, 
         "".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8"
     )
     index_dir = workdir / "indexes"
-    build_index(
-        "wikiart",
-        FolderSource(pictures),
-        BuildOptions(model_key="siglip"),
-        settings=Settings.from_env().with_(index_dir=index_dir),
-    )
+    for name, model in ((INDEX, "siglip"), (OTHER_INDEX, "siglip2")):
+        build_index(
+            name,
+            FolderSource(pictures),
+            BuildOptions(model_key=model),
+            settings=Settings.from_env().with_(index_dir=index_dir),
+        )
     return index_dir, env
 
 
@@ -444,7 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="siglip-load-") as tmp:
         workdir = Path(tmp)
         index_dir, env = prepare(workdir)
-        files = make_files(workdir / "uploads")
+        thumbnails = tuple(path.name for path in sorted((index_dir / INDEX / "thumbnails").iterdir()))
+        files = make_files(workdir / "uploads", thumbnails)
         server = Server(index_dir, env, workdir / "server.log")
         try:
             rss_start = server.rss_kb()

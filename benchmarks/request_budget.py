@@ -41,6 +41,8 @@ from benchmarks.load_test import ROOT, Server, prepare
 from tests.reliability.fuzz import REQUEST_BUDGET_S, RSS_BUDGET_MB, RawClient, rss_mb
 
 IMAGES = CACHE / "request-budget-v1"
+#: The search endpoints' optional parameters after k and the model: index, min_score, filters.
+SEARCH_REST = ("siglip", "", -1, [])
 LABEL_WORDS = "a detailed oil painting of a small fishing boat on a stormy grey sea under dark clouds "
 QUERY = (LABEL_WORDS * 30)[:2_000]
 TEMPLATE = ("an old photograph, slightly faded, of {} " + "seen from afar in the evening light " * 6)[:200]
@@ -88,13 +90,15 @@ class Case:
 
 def cases(files: dict[str, dict[str, Any]]) -> list[Case]:
     found = [
-        Case("text_search", "query of 2,000 chars, k 48", lambda n: [f"{n} {QUERY}"[:2_000], 48, "siglip"])
+        Case(
+            "text_search", "query of 2,000 chars, k 48", lambda n: [f"{n} {QUERY}"[:2_000], 48, *SEARCH_REST]
+        )
     ]
     for kind, file in files.items():
         sketch = {"background": None, "layers": [], "composite": file}
         found += [
-            Case("image_search", f"{kind}, k 48", lambda n, f=file: [f, 48, "siglip"]),
-            Case("draw_search", f"{kind} drawing, k 48", lambda n, s=sketch: [s, 48, "siglip"]),
+            Case("image_search", f"{kind}, k 48", lambda n, f=file: [f, 48, *SEARCH_REST]),
+            Case("draw_search", f"{kind} drawing, k 48", lambda n, s=sketch: [s, 48, *SEARCH_REST]),
             Case(
                 "compare_clip_siglip",
                 f"{kind}, 50x300-char labels",
@@ -108,8 +112,13 @@ def cases(files: dict[str, dict[str, Any]]) -> list[Case]:
         ]
     near_limit, huge = 2 * 1024 * 1024 - 200, 20_000_000
     found += [
-        Case("text_search", "query of 2 MB (refused)", lambda n: ["q" * near_limit, 48, "siglip"], True),
-        Case("text_search", "query of 20 MB (refused, HTTP 413)", lambda n: ["q" * huge, 48, "siglip"], True),
+        Case("text_search", "query of 2 MB (refused)", lambda n: ["q" * near_limit, 48, *SEARCH_REST], True),
+        Case(
+            "text_search",
+            "query of 20 MB (refused, HTTP 413)",
+            lambda n: ["q" * huge, 48, *SEARCH_REST],
+            True,
+        ),
     ]
     return found
 
@@ -163,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
             drawing = {"background": None, "layers": [], "composite": small}
             # Every model loaded, and every thumbnail in Gradio's cache: neither is what this measures.
             for endpoint, data in (
-                ("text_search", ["a cat", 48, "siglip"]),
-                ("image_search", [small, 48, "siglip"]),
-                ("draw_search", [drawing, 48, "siglip"]),
+                ("text_search", ["a cat", 48, *SEARCH_REST]),
+                ("image_search", [small, 48, *SEARCH_REST]),
+                ("draw_search", [drawing, 48, *SEARCH_REST]),
                 ("compare_clip_siglip", [small, "a cat, a dog", "{}", 2]),
                 ("compare_multilingual", [small, "Katze, Hund", "auto", "{}", 2]),
             ):

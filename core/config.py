@@ -16,6 +16,8 @@ from core.limits import quote
 from core.registry import MODEL_ENV_PREFIX, all_slots, env_var
 
 ENV_PREFIX = "SIGLIP_PROJECTS_"
+#: A Hugging Face Space's persistent storage, when it has some: indexes go there by default.
+SPACE_STORAGE = Path("/data")
 
 
 def _meta(env: str, help: str) -> dict[str, str]:
@@ -28,7 +30,12 @@ class Settings:
 
     index_dir: Path = field(
         default=Path("indexes"),
-        metadata=_meta("INDEX_DIR", "Folder holding the built indexes (one sub-folder per index)."),
+        metadata=_meta(
+            "INDEX_DIR",
+            "Folder holding the built indexes (one sub-folder per index). On a Hugging Face Space with "
+            "persistent storage the default is `/data/indexes`, so collections and the gallery survive "
+            "restarts.",
+        ),
     )
     batch_size: int = field(
         default=32, metadata=_meta("BATCH_SIZE", "Images or texts per model call when embedding.")
@@ -89,6 +96,59 @@ class Settings:
             "50 MB). A zip may unpack to at most 5x this, with no file compressed more than 100:1.",
         ),
     )
+    gallery_repo: str = field(
+        default="",
+        metadata=_meta(
+            "GALLERY_REPO",
+            "Hub dataset repo (or local snapshot folder) of a pushed index to install as the `wikiart` "
+            "gallery on first start, instead of building it (see `index push` / `index pull`).",
+        ),
+    )
+    upload_max_files: int = field(
+        default=500,
+        metadata=_meta(
+            "UPLOAD_MAX_FILES", "Most images in one upload to the Your images tab (zip members included)."
+        ),
+    )
+    upload_max_mb: int = field(
+        default=200,
+        metadata=_meta(
+            "UPLOAD_MAX_MB", "Most megabytes in one upload to the Your images tab (zips counted unpacked)."
+        ),
+    )
+    collection_max_images: int = field(
+        default=5000,
+        metadata=_meta("COLLECTION_MAX_IMAGES", "Most images one collection made in the app may hold."),
+    )
+    max_collections: int = field(
+        default=100,
+        metadata=_meta(
+            "MAX_COLLECTIONS",
+            "Most collections made in the app that the index folder keeps (more are refused until some "
+            "are deleted).",
+        ),
+    )
+    admin: bool = field(
+        default=False,
+        metadata=_meta(
+            "ADMIN",
+            "Let every visitor add to and delete any index, not only the collections they made in their "
+            "own browser session. Off by default, so that on a shared or public app nobody can change "
+            "someone else's collection or the gallery; turn it on for an app only you use.",
+        ),
+    )
+    upload_cache_minutes: float = field(
+        default=60.0,
+        metadata=_meta(
+            "UPLOAD_CACHE_MINUTES",
+            "Uploads and generated files in Gradio's cache are deleted after this many minutes (checked "
+            "every few minutes; 0: kept until the app stops).",
+        ),
+    )
+    mcp: bool = field(
+        default=True,
+        metadata=_meta("MCP", "Serve the search and comparison tools over MCP at `/gradio_api/mcp/`."),
+    )
     model_overrides: Mapping[str, str] = field(
         default_factory=dict,
         metadata=_meta(
@@ -113,6 +173,8 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw not in (None, ""):
                 values[f.name] = _parse(f.metadata["env"], raw, f.default)
+        if "index_dir" not in values and environ.get("SPACE_ID") and os.access(SPACE_STORAGE, os.W_OK):
+            values["index_dir"] = SPACE_STORAGE / "indexes"
         slots_by_env = {env_var(slot): slot for slot in all_slots()}
         overrides = {}
         for name, value in environ.items():
@@ -156,6 +218,8 @@ def _parse(name: str, raw: str, default: object) -> object:
             return raw.strip().lower() in {"1", "true", "yes", "on"}
         if isinstance(default, int):
             return int(raw)
+        if isinstance(default, float):
+            return float(raw)
         if isinstance(default, Path):
             return Path(raw).expanduser()
     except ValueError:

@@ -12,8 +12,12 @@ item and display thumbnails. The rooms of this package, one concern each (data f
 
     cli             `python app.py index ...`: flags to sources and options, printing only
     build           BuildOptions, BuildReport, build_index: lock -> plan -> read -> embed -> commit
-    search          load_index (cached, checked), search, Hit; catalog: which index serves which
-                    model; jobs: background builds and their status
+    search          load_index (cached, checked), search, similar (more like this), Hit; catalog:
+                    which index serves which model; jobs: background builds and their status
+    query, filters  query vectors: texts, images, vectors, weighted and negative combinations;
+                    metadata filters and the search among the rows that pass them
+    collections     the app's uploaded collections: limits, ownership, background builds, deletion
+    hub             push an index to a Hub dataset repo; pull one, every file verified
     plan            keep / resume / embed / skip per item, and the rows of the new version
     reader          items to chunks of loaded work, one step ahead of the model
     decode          CPU decode (JPEG draft mode), thumbnails, preprocessing, worker processes
@@ -23,7 +27,7 @@ item and display thumbnails. The rooms of this package, one concern each (data f
     compat          the one rule on which model may read or extend an index
     store           IndexStore: the one reader (`read`) and writer (`commit`) of the format; lock
     manifest, thumbnails, partial   the files of an index: manifest.json, thumbnails/, .partial/
-    sources/        Item and Source; folder, text file, Hugging Face dataset
+    sources/        Item and Source; folder, text file, Hugging Face dataset, app uploads
     layout, fsio    names and paths; atomic writes, checksums, full-disk errors
     hints           the one place that spells CLI commands in messages
 
@@ -34,19 +38,20 @@ from core.errors import IndexLoadError, IndexMismatchError, IndexWriteError
 from core.index.ann import EXACT_THRESHOLD
 from core.index.build import BuildOptions, BuildReport, build_index
 from core.index.compat import check_compatible, check_settings, expected_model_id
+from core.index.filters import filter_choices, parse_filters
 from core.index.layout import IndexType, Kind, index_path, index_root
 from core.index.loaded import LoadedIndex
 from core.index.manifest import IndexInfo, Manifest, list_indexes
 from core.index.plan import SkippedItem
+from core.index.query import Query, QueryPart, combine_parts, embed_query
 from core.index.search import (
     Hit,
-    Query,
     as_hf_dataset,
     clear_cache,
-    embed_query,
     load_index,
     search,
     search_batch,
+    similar,
     verify_index,
 )
 from core.index.sources import DatasetSource, FolderSource, Item, Source, TextFileSource
@@ -74,6 +79,7 @@ __all__ = [
     "Manifest",
     "ProgressCallback",
     "Query",
+    "QueryPart",
     "SkippedItem",
     "Source",
     "TextFileSource",
@@ -82,13 +88,17 @@ __all__ = [
     "check_compatible",
     "check_settings",
     "clear_cache",
+    "combine_parts",
     "embed_query",
     "expected_model_id",
+    "filter_choices",
     "index_path",
     "index_root",
     "list_indexes",
     "load_index",
+    "parse_filters",
     "search",
     "search_batch",
+    "similar",
     "verify_index",
 ]

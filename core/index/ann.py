@@ -227,6 +227,18 @@ def search_ann(built: BuiltIndex, queries: np.ndarray, k: int) -> tuple[np.ndarr
     return exact_search(vectors_of(index), queries, k)
 
 
+def vectors_at(index: Any, rows: Any) -> np.ndarray:
+    """(len(rows), D) copy of the stored vectors of `rows`, whatever the index type."""
+    faiss = _faiss()
+    index = faiss.downcast_index(index)
+    rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+    if isinstance(index, faiss.IndexIVF):
+        if index.direct_map.type == faiss.DirectMap.NoMap:
+            index.make_direct_map()
+        return index.reconstruct_batch(rows)
+    return np.array(vectors_of(index)[rows])
+
+
 def vectors_of(index: Any) -> np.ndarray:
     """The (N, D) stored vectors of a flat or HNSW-flat index, as a read-only view (no copy); of an
     IVF-Flat index, a copy in id order (its rows are kept per inverted list).

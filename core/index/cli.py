@@ -7,16 +7,13 @@ Errors a user can cause are raised as `SiglipProjectsError`, which app.py prints
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.config import Settings
 from core.errors import InvalidInputError
-from core.index.cli_output import ProgressBar, hit_line, print_list, print_manifest, print_report
+from core.index.cli_output import ProgressBar, print_list, print_manifest, print_report
 from core.index.layout import Kind
-from core.limits import check_path, quote_path
 from core.registry import DEFAULT_MODEL_KEY, MODELS
 
 if TYPE_CHECKING:
@@ -42,13 +39,6 @@ An interrupted build resumes where it stopped when the same command is run again
 Global flags go before `index`: python app.py --batch-size 16 --index-dir /data/indexes index build ...
 """
 
-SEARCH_EXAMPLES = """examples:
-  python app.py index search photos --text "a dog on a beach" -k 5    # text to image
-  python app.py index search photos --image query.jpg                 # image (or sketch) to image
-  python app.py index search captions --image query.jpg               # image to text
-  python app.py index search captions --text "a red car" --json       # text to text, as JSON
-"""
-
 INFO_EXAMPLES = """examples:
   python app.py index info                  # every index: kind, model, items, type, size
   python app.py index info photos           # one index: its manifest
@@ -57,15 +47,23 @@ INFO_EXAMPLES = """examples:
 
 
 def add_index_commands(parser: argparse.ArgumentParser) -> None:
-    """Add `build`, `search` and `info` under the `index` command; each sets `run(args, settings)`."""
-    commands = parser.add_subparsers(dest="index_command", metavar="{build,search,info}")
+    """Add `build`, `search`, `info`, `delete`, `push` and `pull` under the `index` command; each sets
+    `run(args, settings)`."""
+    from core.index.cli_manage import add_delete, add_pull, add_push
+    from core.index.cli_search import add_search
+
+    commands = parser.add_subparsers(dest="index_command", metavar="{build,search,info,delete,push,pull}")
     parser.set_defaults(run=lambda args, settings: parser.print_help() or 0)
     _add_build(commands)
-    _add_search(commands)
+    add_search(commands)
     _add_info(commands)
+    add_delete(commands)
+    add_push(commands)
+    add_pull(commands)
 
 
-def _command(commands: Any, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+def command(commands: Any, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    """A sub-command with its help, description and examples."""
     return commands.add_parser(
         name, help=help, description=help, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -75,7 +73,7 @@ def _add_build(commands: Any) -> None:
     from core.index.ann import EXACT_THRESHOLD, IVF_THRESHOLD
     from core.index.thumbnails import THUMBNAIL_SIZE
 
-    build = _command(commands, "build", "Build or update an index of images or texts.", BUILD_EXAMPLES)
+    build = command(commands, "build", "Build or update an index of images or texts.", BUILD_EXAMPLES)
     build.add_argument("name", help="Index name; it is stored in <index-dir>/<name>/.")
     source = build.add_mutually_exclusive_group(required=True)
     source.add_argument("--folder", type=Path, help="Folder of images (searched recursively).")
@@ -139,20 +137,8 @@ def _add_speed_options(build: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_search(commands: Any) -> None:
-    search = _command(commands, "search", "Search an index with a text or an image.", SEARCH_EXAMPLES)
-    search.add_argument("name", help="Index name.")
-    query = search.add_mutually_exclusive_group(required=True)
-    query.add_argument("--text", help="Text query.")
-    query.add_argument("--image", type=Path, help="Image file query (a drawing works too).")
-    search.add_argument("-k", type=int, default=10, help="Number of results (default: 10).")
-    search.add_argument("--language", help="Language code of the text query, for NLLB-CLIP.")
-    search.add_argument("--json", action="store_true", help="Print the results as JSON.")
-    search.set_defaults(run=run_search)
-
-
 def _add_info(commands: Any) -> None:
-    info = _command(commands, "info", "List the indexes, or describe one.", INFO_EXAMPLES)
+    info = command(commands, "info", "List the indexes, or describe one.", INFO_EXAMPLES)
     info.add_argument("name", nargs="?", help="Index name (default: list every index).")
     info.add_argument("--verify", action="store_true", help="Check every file and thumbnail checksum.")
     info.add_argument("--json", action="store_true", help="Print the manifest (or the list) as JSON.")
@@ -211,33 +197,6 @@ def _refuse(args: argparse.Namespace, source: str, *names: str) -> None:
     given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) not in (None, "train")]
     if given:
         raise InvalidInputError(f"{', '.join(given)} cannot be used with {source}.")
-
-
-# --------------------------------------------------------------------------------------------------
-# search
-
-
-def run_search(args: argparse.Namespace, settings: Settings) -> int:
-    from core.index import load_index, search
-
-    index = load_index(args.name, settings=settings)
-    query: Any = args.text if args.text is not None else args.image
-    if args.image is not None and not check_path(args.image, "The query image").is_file():
-        raise InvalidInputError(f"The query image {quote_path(args.image)} does not exist.")
-    hits = search(index, query, k=args.k, language=args.language, settings=settings)
-    if args.json:
-        rows = [{**asdict(hit), "thumbnail": str(hit.thumbnail) if hit.thumbnail else None} for hit in hits]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    if not hits:
-        print(f"Index '{args.name}' is empty.")
-    for rank, hit in enumerate(hits, 1):
-        print(f"{rank:>3}. {hit.score:.4f}  {hit_line(hit.metadata, hit.id)}")
-        if hit.thumbnail is not None:
-            print(f"     {hit.thumbnail}")
-    if 0 < len(hits) < args.k:
-        print(f"(k={args.k} is more than the index holds: these are all {len(hits)} items.)")
-    return 0
 
 
 # --------------------------------------------------------------------------------------------------

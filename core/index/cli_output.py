@@ -64,6 +64,24 @@ def print_report(report: Any) -> None:
     print("\n".join(lines))
 
 
+def print_hits(name: str, hits: list[Any], k: int, as_json: bool, filtered: bool = False) -> None:
+    """`index search`: the hits, best first (or as JSON), and why there are fewer than k."""
+    if as_json:
+        rows = [{**asdict(hit), "thumbnail": str(hit.thumbnail) if hit.thumbnail else None} for hit in hits]
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        print("No item passes the filters." if filtered else f"Index '{name}' is empty.")
+    for rank, hit in enumerate(hits, 1):
+        print(f"{rank:>3}. {hit.score:.4f}  {hit_line(hit.metadata, hit.id)}")
+        if hit.thumbnail is not None:
+            print(f"     {hit.thumbnail}")
+    if 0 < len(hits) < k and filtered:
+        print(f"(Only {len(hits)} items pass the filters.)")
+    elif 0 < len(hits) < k:
+        print(f"(k={k} is more than the index holds: these are all {len(hits)} items.)")
+
+
 def hit_line(metadata: dict[str, Any], row: int) -> str:
     """One line for a result: its title, path or text, then the other descriptive fields."""
     label_fields = ("title", "path", "text")

@@ -49,7 +49,7 @@ def check_compatible(
             f"Index '{manifest.name}' was built with model '{manifest.model_key}' ({manifest.model_id}, "
             f"{manifest.dim}-d), not with '{model_key}' ({model_id}{shown_dim}). Use '{manifest.model_key}' "
             f"loaded from the same checkpoint, or rebuild the index for '{model_key}': "
-            f"`{hints.rebuild_command(manifest.name, manifest.source, model_key)}`."
+            f"{hints.rebuild_instruction(manifest.name, manifest.source, model_key)}."
         )
     if language is not ANY_LANGUAGE and manifest.kind == "text" and manifest.language != language:
         raise IndexMismatchError(

@@ -33,14 +33,27 @@ def missing_hint(name: str) -> str:
 
 def rebuild_hint(name: str, source: Mapping[str, Any] | None = None, model_key: str | None = None) -> str:
     """How to rebuild index `name`, as specific as its manifest's source allows."""
-    return f"Rebuild it with `{rebuild_command(name, source, model_key)}`."
+    return f"Rebuild it: {rebuild_instruction(name, source, model_key)}."
+
+
+def rebuild_instruction(
+    name: str, source: Mapping[str, Any] | None = None, model_key: str | None = None
+) -> str:
+    """What to run to rebuild index `name`: its `index build` command, or for a collection uploaded in
+    the app (whose images are not kept), how to make it again."""
+    if (source or {}).get("type") == "upload":
+        return (
+            f"delete it (`{delete_command(name)}`, or in the app's Your images tab) and upload its images "
+            "again"
+        )
+    return f"`{rebuild_command(name, source, model_key)}`"
 
 
 def rebuild_command(name: str, source: Mapping[str, Any] | None = None, model_key: str | None = None) -> str:
     """The `index build` command that rebuilds index `name` from a manifest's `source`."""
     source = source or {}
-    parts = ["python app.py index build", name]
     kind = source.get("type")
+    parts = ["python app.py index build", name]
     if kind == "folder":
         parts += ["--folder", _quote(source.get("path", "PATH"))]
     elif kind == "dataset":
@@ -60,6 +73,18 @@ def rebuild_command(name: str, source: Mapping[str, Any] | None = None, model_ke
     if model_key:
         parts += ["--model-key", model_key]
     return " ".join([*parts, "--rebuild"])
+
+
+def delete_command(name: str) -> str:
+    return f"python app.py index delete {name}"
+
+
+def offline_hint() -> str:
+    return (
+        "Without the Hub, pull on a machine that reaches it (`python app.py index pull USER/REPO`) and "
+        "copy the index folder over, or copy the repo's files into a folder and run "
+        "`python app.py index pull FOLDER NAME`."
+    )
 
 
 def same_language_hint() -> str:

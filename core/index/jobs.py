@@ -1,8 +1,10 @@
 """Builds that run in the background, and where each stands; the app's default WikiArt gallery.
 
-On start-up, when no `wikiart` index exists and `SIGLIP_PROJECTS_WIKIART_SIZE` > 0, the app indexes
-the first paintings of the Hub dataset `huggan/wikiart` as a background job; the index stays for later
-starts (an interrupted build resumes). Offline the job fails at once and says why.
+On start-up, when no `wikiart` index exists, the app pulls it from the dataset repo named by
+`SIGLIP_PROJECTS_GALLERY_REPO` (a pushed index, every file verified), or, when that is not set and
+`SIGLIP_PROJECTS_WIKIART_SIZE` > 0, indexes the first paintings of the Hub dataset `huggan/wikiart`, as
+a background job; the index stays for later starts (an interrupted build resumes). Offline the job
+fails at once and says why.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -40,13 +42,15 @@ class JobState(str, Enum):
 
 @dataclass(frozen=True)
 class JobStatus:
-    """Where a background build stands: its state, progress (done of total) and failure message."""
+    """Where a background build stands: its state, progress (done of total), a message (why it failed,
+    or what it waits for) and, once done, what its work returned."""
 
     state: JobState = JobState.IDLE
     done: int = 0
     total: int = 0
     message: str = ""
     started: float = 0.0
+    result: Any = None
 
 
 #: A job's work: builds with the progress callback it is given, returns the build's report.
@@ -68,6 +72,15 @@ class Jobs:
     def running(self, name: str) -> bool:
         return self.status(name).state == JobState.RUNNING
 
+    def follow(self, name: str, every: float = 0.25) -> Iterator[JobStatus]:
+        """The status of job `name` every `every` seconds while it runs, then its last status."""
+        while True:
+            status = self.status(name)
+            yield status
+            if status.state != JobState.RUNNING:
+                return
+            time.sleep(every)
+
     def set(self, name: str, **changes: Any) -> None:
         with self._lock:
             self._status[name] = replace(self._status.get(name, JobStatus()), **changes)
@@ -78,7 +91,7 @@ class Jobs:
             if self._status.get(name, JobStatus()).state != JobState.RUNNING:
                 self._status.pop(name, None)
 
-    def start(self, name: str, work: Work, total: int = 0) -> threading.Thread:
+    def start(self, name: str, work: Work, total: int = 0, message: str = "") -> threading.Thread:
         """Run `work` in a daemon thread unless a job `name` is running (then return that one's thread).
 
         The job's status follows the progress `work` reports; it ends DONE with the report's count, or
@@ -88,7 +101,7 @@ class Jobs:
             thread = self._threads.get(name)
             if thread is not None and thread.is_alive():
                 return thread
-            self._status[name] = JobStatus(JobState.RUNNING, 0, total, "", time.monotonic())
+            self._status[name] = JobStatus(JobState.RUNNING, 0, total, message, time.monotonic())
             thread = threading.Thread(
                 target=self._run, args=(name, work, total), name=f"job-{name}", daemon=True
             )
@@ -116,7 +129,7 @@ class Jobs:
             self.set(name, state=JobState.FAILED, message=f"{type(error).__name__}: {error}")
             return
         count = getattr(report, "count", 0)
-        self.set(name, state=JobState.DONE, done=count, total=count, message="")
+        self.set(name, state=JobState.DONE, done=count, total=count, message="", result=report)
 
 
 #: The process's background builds.
@@ -124,20 +137,33 @@ jobs = Jobs()
 
 
 def start_default_gallery(settings: Settings, off_message: str = "") -> threading.Thread | None:
-    """Start building the WikiArt gallery in the background if it is missing and wanted.
+    """Start making the WikiArt gallery in the background if it is missing: pulled from
+    `SIGLIP_PROJECTS_GALLERY_REPO` when that is set, else built (unless the size setting is 0).
 
     Returns:
-        The job's thread, or None when nothing is built (the index exists, or the size setting is 0;
+        The job's thread, or None when nothing is made (the index exists, or the size setting is 0;
         then the job's state is OFF with `off_message`).
     """
+    if any(entry.name == WIKIART_INDEX for entry in catalog(settings).entries(Kind.IMAGE)):
+        return None
+    if settings.gallery_repo:
+        log.info("No '%s' index: pulling it from %s", WIKIART_INDEX, settings.gallery_repo)
+        message = f"Downloading the gallery from {settings.gallery_repo}..."
+        return jobs.start(WIKIART_INDEX, lambda progress: _pull_gallery(settings), message=message)
     size = max(0, settings.wikiart_size)
     if size == 0:
         jobs.set(WIKIART_INDEX, state=JobState.OFF, message=off_message)
         return None
-    if any(entry.name == WIKIART_INDEX for entry in catalog(settings).entries(Kind.IMAGE)):
-        return None
     log.info("No '%s' index: building it from %d rows of %s", WIKIART_INDEX, size, WIKIART_DATASET)
     return jobs.start(WIKIART_INDEX, lambda progress: _build_wikiart(settings, size, progress), total=size)
+
+
+def _pull_gallery(settings: Settings) -> Any:
+    from core.index.hub import pull
+
+    manifest = pull(settings.gallery_repo, WIKIART_INDEX, settings=settings)
+    log.info("WikiArt gallery installed from %s: %d paintings", settings.gallery_repo, manifest.count)
+    return manifest
 
 
 def _build_wikiart(settings: Settings, size: int, progress: ProgressCallback) -> Any:

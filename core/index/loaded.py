@@ -51,6 +51,15 @@ class LoadedIndex:
         """{item key: row}."""
         return {row["_key"]: n for n, row in enumerate(self.rows)}
 
+    @cached_property
+    def row_of_thumbnail(self) -> dict[str, int]:
+        """{thumbnail file name: first row showing it} (identical images share one thumbnail)."""
+        rows: dict[str, int] = {}
+        for n, row in enumerate(self.rows):
+            if isinstance(row.get("_thumbnail"), str):
+                rows.setdefault(row["_thumbnail"].rsplit("/", 1)[-1], n)
+        return rows
+
     @property
     def index_file(self) -> Path:
         """The FAISS index file (readable by `faiss.read_index` and `Dataset.load_faiss_index`)."""

@@ -7,28 +7,24 @@ FAISS's `-1` padding removed.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from core.config import Settings, get_settings
-from core.errors import IndexLoadError, IndexMismatchError, InvalidInputError
-from core.index import ann
-from core.index.compat import check_compatible, check_settings
-from core.index.layout import INDEX_FILE, Kind
+from core.errors import IndexLoadError, InvalidInputError
+from core.index import ann, filters
+from core.index.compat import check_settings
+from core.index.filters import Where
+from core.index.layout import INDEX_FILE
 from core.index.loaded import LoadedIndex
 from core.index.manifest import Manifest
+from core.index.query import Query, check_min_score, embed_query, prepare_vectors
 from core.index.store import IndexStore
-from core.limits import check_query, quote
-from core.vectors import normalize
-
-#: What `search` accepts as one query: a text, an image (PIL, or a path to an image file), or a vector.
-Query = str | Image.Image | os.PathLike | np.ndarray
+from core.limits import quote
 
 
 @dataclass(frozen=True)
@@ -147,6 +143,8 @@ def search(
     *,
     language: str | None = None,
     settings: Settings | None = None,
+    where: Where | None = None,
+    min_score: float | None = None,
 ) -> list[Hit]:
     """The `k` items of `index` nearest to one query, best first.
 
@@ -159,12 +157,15 @@ def search(
         language: Source-language code of a text query, for models that need one (NLLB-CLIP);
             default: the language a text index was built with.
         settings: Used to load the index (by name) and the model.
+        where, min_score: Only items whose metadata match `where` (see `core.index.filters`) and
+            whose score is at least `min_score`, as `search_batch`.
 
     Returns:
         Up to k Hits, scores descending.
 
     Raises:
-        InvalidInputError: empty text, unreadable image, k < 1, or several query vectors.
+        InvalidInputError: empty text, unreadable image, k < 1, several query vectors, or a bad
+            filter or minimum score.
         IndexMismatchError: a vector of the wrong dimension, or the model the settings load for the
             index's key is not the checkpoint the index was built with.
         IndexLoadError, ModelLoadError: as `load_index` and `get_encoder`.
@@ -173,82 +174,88 @@ def search(
     if vectors is not None and vectors.ndim == 2 and len(vectors) != 1:
         raise InvalidInputError(f"search() takes one query; got {len(vectors)} vectors (use search_batch).")
     loaded = index if isinstance(index, LoadedIndex) else load_index(index, settings=settings)
-    return search_batch(loaded, embed_query(loaded, query, language=language, settings=settings), k)[0]
+    vector = embed_query(loaded, query, language=language, settings=settings)
+    return search_batch(loaded, vector, k, where=where, min_score=min_score)[0]
 
 
-def search_batch(index: LoadedIndex | str, vectors: np.ndarray, k: int = 10) -> list[list[Hit]]:
+def search_batch(
+    index: LoadedIndex | str,
+    vectors: np.ndarray,
+    k: int = 10,
+    *,
+    where: Where | None = None,
+    min_score: float | None = None,
+) -> list[list[Hit]]:
     """The `k` nearest items for each row of `vectors` (Q, D), best first.
+
+    Args:
+        where: Search only the items whose metadata match (`{"style": {"Realism"}}`; see
+            `core.index.filters`), so k of them come back whenever k match.
+        min_score: Leave out items scoring below it (a cosine similarity, -1 to 1).
 
     Raises:
         IndexMismatchError: the vectors do not have the index's dimension.
-        InvalidInputError: k < 1, or NaN/infinite values.
+        InvalidInputError: k < 1, NaN/infinite values, a column the index lacks, or a bad minimum.
     """
     loaded = index if isinstance(index, LoadedIndex) else load_index(index)
     if not isinstance(k, int) or k < 1:
         raise InvalidInputError(f"k must be a whole number of at least 1, got {quote(k)}.")
+    floor = check_min_score(min_score)
     queries = prepare_vectors(vectors, loaded.dim)
-    scores, ids = ann.search_ann(loaded.built, queries, k)
+    rows = filters.matching_rows(loaded, where)
+    if rows is None:
+        scores, ids = ann.search_ann(loaded.built, queries, k)
+    else:
+        scores, ids = filters.search_rows(loaded.built, queries, k, rows)
     return [
-        [hit_of(loaded, int(i), s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0]
+        [hit_of(loaded, int(i), s) for s, i in zip(row_scores, row_ids, strict=True) if i >= 0 and s >= floor]
         for row_scores, row_ids in zip(scores, ids, strict=True)
     ]
 
 
-def prepare_vectors(vectors: Any, dim: int, what: str = "query vectors") -> np.ndarray:
-    """Return (n, dim) C-contiguous float32 rows, L2-normalised by the same function as indexed rows.
+def similar(
+    index: LoadedIndex | str,
+    item: str | int,
+    k: int = 10,
+    *,
+    where: Where | None = None,
+    min_score: float | None = None,
+    settings: Settings | None = None,
+) -> list[Hit]:
+    """More like this: the `k` items nearest to an item of the index, searched with its stored
+    vector (nothing is embedded again). Unless a filter leaves it out, the item itself comes first.
+
+    Args:
+        item: The item's key (`Hit.key`), its row (`Hit.id`), or the file name (or path, or URL) of its
+            thumbnail, as the app's galleries show it.
+        where, min_score: As `search_batch`.
 
     Raises:
-        IndexMismatchError: the vectors do not have `dim` columns.
-        InvalidInputError: not a 1-D or 2-D array of finite numbers.
+        InvalidInputError: no such item in the index, or bad k, filter or minimum score.
     """
-    array = np.asarray(vectors, dtype=np.float32)
-    if array.ndim == 1:
-        array = array[None, :]
-    if array.ndim != 2:
-        raise InvalidInputError(f"The {what} must be a 1-D or 2-D array, got shape {array.shape}.")
-    if array.shape[1] != dim:
-        raise IndexMismatchError(
-            f"The {what} have dimension {array.shape[1]}, but the index holds {dim}-dimensional vectors: "
-            "embed them with the model the index was built with."
+    loaded = index if isinstance(index, LoadedIndex) else load_index(index, settings=settings)
+    row = item_row(loaded, item)
+    if row is None or not 0 <= row < len(loaded):
+        raise InvalidInputError(
+            f"Index '{loaded.name}' has no item {quote(item)}: give the key (or row) of one of its "
+            "search results."
         )
-    if not np.isfinite(array).all():
-        raise InvalidInputError(f"The {what} contain NaN or infinite values.")
-    return np.ascontiguousarray(normalize(array))
+    vector = ann.vectors_at(loaded.faiss_index, [row])
+    return search_batch(loaded, vector, k, where=where, min_score=min_score)[0]
 
 
-def embed_query(
-    index: LoadedIndex, query: Query, *, language: str | None = None, settings: Settings | None = None
-) -> np.ndarray:
-    """Embed a text or image query with the index's model; a vector is returned as (1, D) float32.
-
-    Raises:
-        InvalidInputError: empty text, unreadable image, unsupported type.
-        IndexMismatchError: the model loaded for the index's key is not the one it was built with.
-    """
-    if isinstance(query, np.ndarray):
-        return query.reshape(1, -1) if query.ndim == 1 else query
-    if isinstance(query, str):
-        if not check_query(query).strip():
-            raise InvalidInputError("The query text is empty. Type what to search for.")
-        language = language or (index.manifest.language if index.kind == Kind.TEXT else None)
-        return _encoder(index, settings).embed_texts([query], language=language)
-    if isinstance(query, os.PathLike):
-        from core.images import open_query_image
-
-        query = open_query_image(query)
-    if isinstance(query, Image.Image):
-        return _encoder(index, settings).embed_images([query])
-    raise InvalidInputError(
-        f"Cannot search with a {type(query).__name__}: give a text, an image or a vector."
-    )
-
-
-def _encoder(index: LoadedIndex, settings: Settings | None) -> Any:
-    from core.encoders import get_encoder
-
-    encoder = get_encoder(index.model_key, settings)
-    check_compatible(index.manifest, encoder.key, encoder.model_id, encoder.dim)
-    return encoder
+def item_row(index: LoadedIndex, item: Any) -> int | None:
+    """The row of an item given by key, row number, or thumbnail file name / path / URL."""
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        return item
+    if not isinstance(item, str):
+        return None
+    if item in index.row_of:
+        return index.row_of[item]
+    name = item.split("?", 1)[0].replace("\\", "/").rsplit("/", 1)[-1]
+    return index.row_of_thumbnail.get(name)
 
 
 def verify_index(name: str, settings: Settings | None = None) -> None:
@@ -271,7 +278,10 @@ def as_hf_dataset(index: LoadedIndex | str, column: str = "embeddings") -> Any:
     return dataset
 
 
-def clear_cache() -> None:
-    """Forget every loaded index."""
+def clear_cache(folder: Path | None = None) -> None:
+    """Forget every loaded index (or the one in `folder`)."""
     with _cache_lock:
-        _cache.clear()
+        if folder is None:
+            _cache.clear()
+        else:
+            _cache.pop(folder, None)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ from core.index.layout import (
     version_of,
 )
 from core.index.loaded import LoadedIndex
-from core.index.manifest import Manifest, now_iso, read_manifest
+from core.index.manifest import Manifest, missing_message, now_iso, read_manifest
 from core.index.partial import PartialBuild
 
 log = logging.getLogger(__name__)
@@ -197,6 +199,22 @@ class IndexStore:
             yield
         finally:
             handle.close()
+
+    def delete(self) -> None:
+        """Remove the index: every version, its thumbnails and any unfinished build.
+
+        The folder is first renamed away (readers see the index gone at once), then removed.
+
+        Raises:
+            IndexLoadError: there is no index of this name.
+            IndexWriteError: a build of it is running, or the folder cannot be removed.
+        """
+        if not self.folder.is_dir():
+            raise IndexLoadError(missing_message(self.folder))
+        trash = self.folder.with_name(f".deleting-{self.name}-{uuid.uuid4().hex[:8]}")
+        with self.lock(), writing(self.folder):
+            os.rename(self.folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
 
     def partial(self, job: dict[str, Any]) -> PartialBuild:
         """The finished batches of an unfinished build of `job` (others' are discarded)."""

@@ -97,6 +97,21 @@ def test_settings_from_environment_and_flags(tmp_path):
     }
 
 
+def test_on_a_space_with_persistent_storage_indexes_go_there(tmp_path, monkeypatch):
+    from core import config
+
+    monkeypatch.setattr(config, "SPACE_STORAGE", tmp_path)
+    assert Settings.from_env({"SPACE_ID": "me/app"}).index_dir == tmp_path / "indexes"
+    assert Settings.from_env({}).index_dir == Path("indexes")  # not a Space
+    assert Settings.from_env({"SPACE_ID": "me/app", "SIGLIP_PROJECTS_INDEX_DIR": "/x"}).index_dir == Path(
+        "/x"
+    )
+    monkeypatch.setattr(config, "SPACE_STORAGE", tmp_path / "none")  # a Space without persistent storage
+    assert Settings.from_env({"SPACE_ID": "me/app"}).index_dir == Path("indexes")
+    assert Settings.from_env({"SIGLIP_PROJECTS_UPLOAD_CACHE_MINUTES": "0.5"}).upload_cache_minutes == 0.5
+    assert Settings.from_env({"SIGLIP_PROJECTS_ADMIN": "1"}).admin is True
+
+
 @pytest.mark.parametrize(
     ("env", "error", "message"),
     [

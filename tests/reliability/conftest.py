@@ -44,12 +44,15 @@ def paintings_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def served_app(tiny_models, paintings_dir, tmp_path_factory) -> Iterator[App]:
-    """`apps.build_demo` + `apps.launch` on a free port, with a `wikiart` index of the paintings."""
+    """`apps.build_demo` + `apps.launch` on a free port, with a `wikiart` index of the paintings (and the
+    same paintings with SigLIP 2, for the side-by-side search of the load test)."""
+    from benchmarks.load_test import INDEX, OTHER_INDEX
     from core.index import BuildOptions, FolderSource, build_index
 
     index_dir = tmp_path_factory.mktemp("reliability-indexes")
     settings = Settings.from_env().with_(index_dir=index_dir)
-    build_index("wikiart", FolderSource(paintings_dir), BuildOptions(model_key="siglip"), settings=settings)
+    for name, model in ((INDEX, "siglip"), (OTHER_INDEX, "siglip2")):
+        build_index(name, FolderSource(paintings_dir), BuildOptions(model_key=model), settings=settings)
     # A smaller upload limit than the default 200 MB keeps the test of the limit quick.
     with serve(index_dir, eval_max_upload_mb=60) as (demo, fastapi, url, settings):
         yield App(url, settings, demo, fastapi)

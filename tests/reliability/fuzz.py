@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -216,11 +217,21 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """An endpoint and its parameters. `owned`: its good values act on a collection, which only the
+    browser session that made it may change, and every raw call is a session of its own; so a clear
+    refusal ("not created in this browser session") is the good answer too."""
+
     api_name: str
     parameters: tuple[Parameter, ...]
+    owned: bool = False
 
     def good_values(self, files: dict[str, dict[str, Any]]) -> list[Any]:
         return [parameter.good(files) for parameter in self.parameters]
+
+    def answers(self, outcome: Outcome) -> bool:
+        """Whether `outcome` is what the good values should get: a result (or, when `owned`, a clear
+        error)."""
+        return outcome.kind == "result" or (self.owned and bool(outcome.message))
 
 
 def _sketch(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -237,11 +248,36 @@ IMAGE = Parameter("image", lambda files: files["photo.jpg"], file_values)
 LABELS = Parameter("labels", lambda files: "cat, dog", _any)
 TEMPLATE = Parameter("template", lambda files: "a photo of {}.", _any)
 TOP_K = Parameter("top_k", lambda files: 3, _any)
+#: The parameters every image search shares after its query.
+SEARCH = (
+    K,
+    MODEL,
+    Parameter("index", lambda files: "", _any),
+    Parameter("min_score", lambda files: -1, _any),
+    Parameter("filters", lambda files: [], _any),
+)
+
+
+def _text(value: str) -> Parameter:
+    return Parameter("text", lambda files: value, _any)
+
+
+def _weight(name: str) -> Parameter:
+    return Parameter(name, lambda files: 1.0, _any)
+
+
+def _file_lists(files: dict[str, dict[str, Any]]) -> st.SearchStrategy[Any]:
+    return st.lists(file_values(files), max_size=3) | any_value
+
+
+def _new_name(files: dict[str, dict[str, Any]]) -> str:
+    return f"fuzz-{uuid.uuid4().hex[:10]}"
+
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("draw_search", (Parameter("sketch", _sketch, sketch_values), K, MODEL)),
-    Endpoint("text_search", (Parameter("query", lambda files: "a red disc", _any), K, MODEL)),
-    Endpoint("image_search", (IMAGE, K, MODEL)),
+    Endpoint("draw_search", (Parameter("sketch", _sketch, sketch_values), *SEARCH)),
+    Endpoint("text_search", (Parameter("query", lambda files: "a red disc", _any), *SEARCH)),
+    Endpoint("image_search", (IMAGE, *SEARCH)),
     Endpoint("compare_clip_siglip", (IMAGE, LABELS, TEMPLATE, TOP_K)),
     Endpoint(
         "compare_multilingual",
@@ -258,6 +294,46 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Parameter("language", lambda files: "auto", _any),
         ),
     ),
+    Endpoint(
+        "combined_search",
+        (
+            IMAGE,
+            _text("a red disc"),
+            Parameter("negative", lambda files: "blue", _any),
+            _weight("image_weight"),
+            _weight("text_weight"),
+            _weight("negative_weight"),
+            *SEARCH,
+        ),
+    ),
+    Endpoint("similar", (Parameter("item", lambda files: "00-red.png", _any), *SEARCH)),
+    Endpoint(
+        "compare_search",
+        (
+            _text("a red disc"),
+            Parameter("image", lambda files: None, file_values),
+            Parameter("index_a", lambda files: "wikiart", _any),
+            Parameter("index_b", lambda files: "wikiart", _any),
+            K,
+        ),
+    ),
+    Endpoint(
+        "create_index",
+        (
+            Parameter("files", lambda files: [files["photo.jpg"]], _file_lists),
+            Parameter("name", _new_name, _any),
+            MODEL,
+        ),
+    ),
+    Endpoint(
+        "add_to_index",
+        (
+            Parameter("files", lambda files: [files["photo.jpg"]], _file_lists),
+            Parameter("name", lambda files: "wikiart", _any),
+        ),
+        owned=True,
+    ),
+    Endpoint("delete_index", (Parameter("name", lambda files: "wikiart", _any),), owned=True),
 )
 
 

@@ -411,7 +411,7 @@ def zips(tmp_path_factory) -> dict[str, str]:
         ("bomb.zip", "zeroshot", "refused as a zip bomb"),
         ("not-a-zip.zip", "zeroshot", "not a readable zip file"),
         ("good.zip", "retrieval", "The zip has no metadata.jsonl or metadata.csv"),
-        ("good.zip", "translation", r"'translation'.*is not in the list of choices"),
+        ("good.zip", "translation", r"Task must be one of 'zeroshot', 'retrieval'; got 'translation'"),
     ],
 )
 def test_bad_evaluation_uploads_are_clear_errors(client, zips, name, task, message, assert_serving):
@@ -449,3 +449,63 @@ def test_evaluate_with_a_model_that_cannot_load_runs_the_others(app, client, zip
     )
     assert "CLIP was not evaluated" in status
     assert_serving()
+
+
+# Combined queries, filters, more like this, side by side, collections
+
+
+@pytest.mark.parametrize(
+    ("api_name", "args", "kwargs", "message"),
+    [
+        ("/text_search", ("a red disc",), {"filters": ["Minimalism"]}, "is not column=value"),
+        ("/text_search", ("a red disc",), {"filters": ["colour=red"]}, "has no metadata column 'colour'"),
+        ("/text_search", ("a red disc",), {"index": "nope"}, "The image index 'nope' does not exist"),
+        ("/text_search", ("a red disc",), {"min_score": 2}, "greater than maximum value 1"),
+        ("/combined_search", (None, "a cat", "a cat"), {}, "cancel each other out"),
+        ("/combined_search", (None, "a cat", ", ".join("abcdefghi")), {}, "9 texts to leave out; at most 8"),
+        ("/combined_search", (None, "a cat"), {"text_weight": 5}, "greater than maximum value 2"),
+        ("/combined_search", ("{not-an-image.jpg}", "a cat"), {}, "could not be read as an image"),
+        ("/similar", ("no-such-item.jpg",), {}, "Index 'wikiart' has no item 'no-such-item.jpg'"),
+        ("/compare_search", ("a cat", None, "wikiart", "nope"), {}, r"to compare \(got 'nope'\)"),
+        ("/delete_index", ("no-such-index",), {}, "There is no index named 'no-such-index'"),
+        ("/delete_index", ("wikiart",), {}, "not created in this browser session"),
+        ("/add_to_index", (["{on-white.png}"], "wikiart"), {}, r"built from folder .*not from uploads"),
+        ("/create_index", (["{not-an-image.jpg}"], "x"), {}, "Nothing could be indexed"),
+        ("/create_index", (["{on-white.png}"], "wikiart"), {}, "An index named 'wikiart' already exists"),
+    ],
+    ids=["filter-syntax", "filter-column", "missing-index", "min-score", "cancel", "negatives", "weight",
+         "bad-image", "no-item", "compare-index", "delete-missing", "delete-not-yours", "add-to-cli-index",
+         "create-unreadable", "create-taken"],
+)  # fmt: skip
+def test_new_endpoints_refuse_bad_input_clearly(
+    client, files, api_name, args, kwargs, message, assert_serving
+):
+    def fill(value):
+        if isinstance(value, list):
+            return [fill(item) for item in value]
+        if isinstance(value, str) and value.startswith("{") and value.endswith("}"):
+            return handle_file(files[value[1:-1]])
+        return value
+
+    with pytest.raises(AppError, match=message) as error:
+        client.predict(*[fill(arg) for arg in args], api_name=api_name, **kwargs)
+    assert "Traceback" not in str(error.value)
+    assert_serving()
+
+
+@pytest.mark.parametrize(
+    ("api_name", "args", "message"),
+    [
+        ("/combined_search", (None, "", "people"), "Give a picture (or press Use my drawing) or a text"),
+        ("/similar", ("",), "Select a result first"),
+        (
+            "/compare_search",
+            ("", None, "wikiart", "wikiart"),
+            "Type a description or upload a picture first.",
+        ),
+    ],
+    ids=["combine-nothing", "similar-nothing", "compare-nothing"],
+)
+def test_empty_queries_say_what_to_give(client, api_name, args, message):
+    result = client.predict(*args, api_name=api_name)
+    assert result[0] == [] and message in result[1]

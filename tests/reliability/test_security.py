@@ -1,5 +1,5 @@
-"""Security: no remote code, weights from safetensors, no pickle, only thumbnails served, no user path
-opened, bounded uploads.
+"""Security: no remote code, weights from safetensors, no pickle, only thumbnails served (of indexes made
+after launch too), no user path opened, bounded uploads.
 
 Elsewhere: index checksums verified on load (tests/core/index/test_search.py::test_damaged_files_are_detected,
 test_a_tampered_thumbnail_is_detected); thumbnail paths from a tampered index never leave `thumbnails/`
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from apps import max_file_size
+from apps import MAX_FILE_SIZE, max_file_size
 from core import encoders
 from core.config import Settings
 from core.errors import ModelLoadError
@@ -226,7 +226,39 @@ def test_allowed_paths_are_the_thumbnail_folders_alone(app):
     allowed = [Path(path) for path in app.demo.allowed_paths]
     assert allowed and all(path.name == "thumbnails" for path in allowed)
     assert all(app.settings.index_dir in path.parents for path in allowed)
-    assert app.demo.max_file_size == max_file_size(app.settings) >= MAX_IMAGE_BYTES
+    largest_zip = max(app.settings.upload_max_mb, app.settings.eval_max_upload_mb) * 1_000_000
+    assert app.demo.max_file_size == max_file_size(app.settings) == largest_zip
+    assert MAX_FILE_SIZE == MAX_IMAGE_BYTES
+
+
+def test_indexes_made_after_launch_serve_their_thumbnails_and_nothing_else(
+    app, client, paintings_dir, tmp_path
+):
+    from core.index import FolderSource, build_index
+
+    before = http_get(app, "/gradio_api/file=" + str(ROOT / "README.md"))
+    build_index("late", FolderSource(paintings_dir), settings=app.settings)
+    late = app.settings.index_dir / "late"
+    thumbnail = next((late / "thumbnails").iterdir())
+    client.predict("a red disc", k=2, index="late", api_name="/text_search")  # the app finds it
+    assert http_get(app, "/gradio_api/file=" + str(thumbnail)) == 200
+    (data,) = late.glob("v*/index.faiss")
+    for path in (late / "manifest.json", data, data.with_name("metadata.jsonl"), late / ".lock", late):
+        assert http_get(app, "/gradio_api/file=" + str(path)) in (403, 404), path
+    for path in (f"{thumbnail.parent}/../manifest.json", f"{thumbnail.parent}/%2E%2E/manifest.json"):
+        assert http_get(app, "/gradio_api/file=" + path) in (403, 404), path
+    assert before in (403, 404) and http_get(app, "/gradio_api/file=" + str(ROOT / "README.md")) == before
+
+    # An index whose thumbnails folder is a link elsewhere is searched, but nothing of it is served.
+    build_index("linked", FolderSource(paintings_dir), settings=app.settings)
+    linked = app.settings.index_dir / "linked" / "thumbnails"
+    secrets = tmp_path / "secrets"
+    linked.rename(secrets)
+    linked.symlink_to(secrets)
+    (secrets / "secret.txt").write_text("private")
+    client.predict("a red disc", k=2, index="linked", api_name="/text_search")
+    assert http_get(app, "/gradio_api/file=" + str(linked / "secret.txt")) in (403, 404)
+    assert http_get(app, "/gradio_api/file=" + str(secrets / "secret.txt")) in (403, 404)
 
 
 def upload(app, data: bytes, name: str = "photo.jpg") -> tuple[int, str]:
@@ -254,9 +286,10 @@ def upload(app, data: bytes, name: str = "photo.jpg") -> tuple[int, str]:
 def test_uploads_over_the_size_limit_are_refused(app, assert_serving):
     status, _ = upload(app, b"\xff" * 1000)
     assert status == 200
-    status, text = upload(app, b"\xff" * (max_file_size(app.settings) + 1))
+    limit = max_file_size(app.settings)  # a whole upload to Your images fits in one zip
+    status, text = upload(app, b"\xff" * (limit + 1))
     assert status == 413, text
-    assert "50" in text or "size" in text.lower()
+    assert "200" in text or "size" in text.lower()
     assert_serving()
 
 
@@ -308,8 +341,12 @@ def test_no_path_named_by_a_request_is_ever_opened(app, tmp_path, monkeypatch, a
             ("image_search", [file, 3, "siglip"]),
             ("compare_clip_siglip", [file, "cat, dog", "{}", 2]),
             ("draw_search", [sketch, 3, "siglip"]),
+            ("combined_search", [file, "a cat", "", 1, 1, 1, 3, "siglip", "", -1, []]),
+            ("compare_search", ["", file, "wikiart", "wikiart", 3]),
+            ("create_index", [[file], "stolen", "siglip"]),
         ):
             events = call_api(app, api_name, data)
             assert "event: error" in events and "event: complete" not in events, (api_name, target, events)
     assert not [path for path in opened if any(target in path for target in targets)], opened
+    assert not (app.settings.index_dir / "stolen").exists()
     assert_serving()

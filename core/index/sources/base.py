@@ -94,6 +94,8 @@ def source_label(description: Mapping[str, Any]) -> str:
         return f"folder {description.get('path')}"
     if description.get("type") == "file":
         return f"file {description.get('path')}"
+    if description.get("type") == "upload":
+        return "images uploaded in the app"
     column = description.get("image_column") or description.get("text_column")
     return f"dataset '{description.get('name')}' (split {description.get('split')}, column {column})"
 
@@ -136,7 +138,16 @@ def read_table(path: Path) -> list[dict[str, Any]]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInputError(f"Cannot read {path}: {error}.") from None
-    if path.suffix.lower() == ".csv":
+    return parse_table(text, path.name)
+
+
+def parse_table(text: str, name: str) -> list[dict[str, Any]]:
+    """Rows of the text of a .csv file (by `name`) or of a .jsonl file.
+
+    Raises:
+        InvalidInputError: a line that is not a JSON object.
+    """
+    if name.lower().endswith(".csv"):
         return list(csv.DictReader(io.StringIO(text)))
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
@@ -145,8 +156,8 @@ def read_table(path: Path) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
         except ValueError as error:
-            raise InvalidInputError(f"{path.name} line {n} is not valid JSON ({error}).") from None
+            raise InvalidInputError(f"{name} line {n} is not valid JSON ({error}).") from None
         if not isinstance(row, dict):
-            raise InvalidInputError(f"{path.name} line {n} is not a JSON object.")
+            raise InvalidInputError(f"{name} line {n} is not a JSON object.")
         rows.append(row)
     return rows

@@ -22,7 +22,7 @@ def run(settings, capsys):
     return run_app
 
 
-@pytest.mark.parametrize("command", ["build", "search", "info"])
+@pytest.mark.parametrize("command", ["build", "search", "info", "push", "pull"])
 def test_help_shows_examples(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         app.main(["index", command, "--help"])
@@ -67,3 +67,56 @@ def test_user_errors_exit_2_with_a_message(run, image_folder):
     assert code == 2 and "error: No index named 'missing'" in err and "index build missing" in err
     code, _, err = run("index", "build", "photos", "--folder", str(image_folder), "--limit", "3")
     assert code == 2 and "--limit cannot be used with --folder" in err
+
+
+def test_combined_search_filters_and_weights_match_the_core(run, settings, image_folder):
+    from core.index import QueryPart, combine_parts, load_index, search
+
+    assert run("index", "build", "photos", "--folder", str(image_folder))[0] == 0
+    picture = next(image_folder.glob("*.png"))
+    code, out, err = run(
+        "index", "search", "photos", "--text", "a red square", "--image", str(picture), "--negative", "blue",
+        "--weights", "0.5,0.5", "--where", "path=" + picture.name, "--where", "path=image003.bmp", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    index = load_index("photos", settings=settings)
+    parts = [QueryPart("a red square", 0.5), QueryPart(picture, 0.5), QueryPart("blue", 1.0, negative=True)]
+    expected = search(
+        index,
+        combine_parts(index, parts, settings=settings),
+        10,
+        where={"path": {picture.name, "image003.bmp"}},
+    )
+    assert [hit["key"] for hit in json.loads(out)] == [hit.key for hit in expected] and len(expected) == 2
+
+    code, out, _ = run("index", "search", "photos", "--text", "a cat", "--min-score", "0.99", "-k", "3")
+    assert code == 0 and "No item passes the filters." in out
+    for argv, message in (
+        (["--text", "a", "--weights", "1,2"], "2 weights given for 1 query parts"),
+        (["--text", "a", "--negative", "a"], "cancel each other out"),
+        (["--negative", "people"], "Give --text, --image or both"),
+        (["--text", "a", "--where", "style"], "is not column=value"),
+        (["--text", "a", "--min-score", "3"], "minimum score must be a number from -1 to 1"),
+    ):
+        code, _, err = run("index", "search", "photos", *argv)
+        assert code == 2 and message in err, (argv, err)
+
+
+def test_delete_and_pull(run, settings, image_folder, tmp_path):
+    from core.index import IndexStore
+    from core.index.hub import stage_for_push
+
+    assert run("index", "build", "photos", "--folder", str(image_folder))[0] == 0
+    stage_for_push(IndexStore.named("photos", settings), tmp_path / "snapshot")
+    code, out, err = run("index", "pull", str(tmp_path / "snapshot"), "copy")
+    assert code == 0, err
+    assert f"Installed index 'copy' ({IMAGE_COUNT} images, model siglip); every file verified." in out
+    code, _, err = run("index", "pull", str(tmp_path / "snapshot"), "copy")
+    assert code == 2 and "already exists" in err and "--replace" in err
+    assert run("index", "pull", str(tmp_path / "snapshot"), "copy", "--replace")[0] == 0
+    code, out, _ = run("index", "delete", "copy", "--yes")
+    assert code == 0 and "Deleted index 'copy'." in out and not (settings.index_dir / "copy").exists()
+    code, _, err = run("index", "delete", "copy", "--yes")
+    assert code == 2 and "No index named 'copy'" in err
+    code, _, err = run("index", "push", "photos", "not a repo")
+    assert code == 2 and "is not a dataset repo id" in err

@@ -1,0 +1,67 @@
+"""The app as an MCP server (`launch(mcp_server=True)`): its tools, as MCP clients list them from the
+running app's schema, and a tool called through the MCP endpoint with the `mcp` client library."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import pytest
+
+pytest.importorskip("mcp", reason="the mcp package (gradio[mcp]) is not installed")
+
+READ_TOOLS = {"text_search", "image_search", "draw_search", "combined_search", "similar", "compare_search",
+              "list_indexes", "compare_clip_siglip", "compare_multilingual"}  # fmt: skip
+WRITE_TOOLS = {"create_index", "add_to_index", "delete_index"}
+
+
+@pytest.fixture(scope="module")
+def schema(live_app) -> dict[str, dict]:
+    with urllib.request.urlopen(live_app.url + "gradio_api/mcp/schema", timeout=30) as response:
+        return {tool["name"]: tool for tool in json.loads(response.read())}
+
+
+def test_the_schema_lists_every_tool_with_descriptions_and_plain_types(schema):
+    assert set(schema) >= READ_TOOLS | WRITE_TOOLS
+    for name in READ_TOOLS:
+        assert len(schema[name]["description"]) > 40, name
+    search = schema["text_search"]["inputSchema"]["properties"]
+    assert search["query"]["type"] == "string" and search["query"]["description"].startswith(
+        "What to look for"
+    )
+    assert search["k"]["type"] == "number"
+    # Index names and filters are open strings, not the start-up choices (indexes are added later).
+    assert search["index"]["type"] == "string" and "enum" not in search["index"]
+    assert search["filters"]["type"] == "array" and "enum" not in search["filters"]["items"]
+    assert "url" in schema["image_search"]["inputSchema"]["properties"]["image"]["format"]
+
+
+def call_tools(url: str, calls: list[tuple[str, dict]]) -> tuple[list[str], list]:
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def run() -> tuple[list[str], list]:
+        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            tools = [tool.name for tool in (await session.list_tools()).tools]
+            return tools, [await session.call_tool(name, arguments) for name, arguments in calls]
+
+    return asyncio.run(run())
+
+
+def test_a_search_is_called_through_the_mcp_endpoint_and_writes_are_refused(live_app):
+    tools, (found, listed, refused) = call_tools(
+        live_app.url + "gradio_api/mcp/",
+        [
+            ("text_search", {"query": "a red disc", "k": 3}),
+            ("list_indexes", {}),
+            ("delete_index", {"name": "wikiart"}),
+        ],
+    )
+    assert set(tools) >= READ_TOOLS
+    text = found.content[0].text
+    assert not found.isError and text.count("'caption'") == 3 and "3 nearest to 'a red disc'" in text
+    assert not listed.isError and "'name': 'wikiart'" in listed.content[0].text
+    assert refused.isError and "not through MCP" in refused.content[0].text
+    assert (live_app.settings.index_dir / "wikiart").is_dir()
