@@ -54,6 +54,7 @@ def compare_search(
         gr.Warning(texts.COMPARE_EMPTY)
         yield [], texts.COMPARE_EMPTY, [], ""
         return
+    index_a, index_b = index_a or "", index_b or ""  # a client may send None for "not chosen"
     sides: list[tuple[list[tuple[str, str]], str]] = [
         ([], texts.waiting_note(name)) for name in (index_a, index_b)
     ]

@@ -14,11 +14,12 @@ import gradio as gr
 
 from apps import gallery, texts
 from apps.common import user_error
-from apps.components import open_dropdown, short_text
+from apps.components import guarded, open_dropdown, short_text
 from core.config import Settings, get_settings
 from core.errors import SiglipProjectsError
 from core.index import collections
 from core.index.jobs import JobState, jobs
+from core.limits import quote
 from core.registry import DEFAULT_MODEL_KEY, MODELS, get_spec
 
 #: Builds followed at once (they run one at a time; the others wait, showing so).
@@ -126,6 +127,24 @@ def _paths(files: Any) -> list[str]:
     return [str(getattr(file, "path", file)) for file in (files if isinstance(files, list) else [files])]
 
 
+def upload_files(**kwargs: Any) -> gr.File:
+    """A multiple-file upload of images and zips; a payload that is not a list of uploaded files is
+    refused with a clear message before Gradio looks at it."""
+    files = gr.File(
+        file_count="multiple", file_types=["image", ".zip"], type="filepath", height=260, **kwargs
+    )
+
+    def check(payload: object) -> None:
+        if not isinstance(payload, list):
+            raise gr.Error(
+                f"Files must be a list of uploaded files (gradio_client: [handle_file(path), ...]); got "
+                f"{quote(payload)}.",
+                print_exception=False,
+            )
+
+    return guarded(files, check, "a list of uploaded files")
+
+
 def _owner(request: gr.Request | None) -> str | None:
     return getattr(request, "session_hash", None) or None
 
@@ -178,10 +197,7 @@ def build_your_images_tab(settings: Settings, tab: gr.Tab | None = None) -> None
     with gr.Row():
         with gr.Column(scale=2, min_width=320), gr.Tabs():
             with gr.Tab("Create", id="yours-create"):
-                files = gr.File(
-                    label="Images or a .zip", file_count="multiple", file_types=["image", ".zip"],
-                    type="filepath", height=260, elem_id="yours-files",
-                )  # fmt: skip
+                files = upload_files(label="Images or a .zip", elem_id="yours-files")
                 name = short_text(
                     gr.Textbox(
                         label="Collection name", placeholder="my-photos", max_length=64, elem_id="yours-name"
@@ -196,10 +212,7 @@ def build_your_images_tab(settings: Settings, tab: gr.Tab | None = None) -> None
                 add_target = short_text(
                     open_dropdown(label="Collection", choices=[], elem_id="yours-add-name"), "The collection"
                 )
-                add_files = gr.File(
-                    label="More images or a .zip", file_count="multiple", file_types=["image", ".zip"],
-                    type="filepath", height=260, elem_id="yours-add-files",
-                )  # fmt: skip
+                add_files = upload_files(label="More images or a .zip", elem_id="yours-add-files")
                 add = gr.Button("Add images", variant="primary", elem_id="yours-add-run")
             with gr.Tab("Delete", id="yours-delete"):
                 delete_target = short_text(

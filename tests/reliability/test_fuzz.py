@@ -79,8 +79,12 @@ def fuzz(tiny_models, tmp_path_factory) -> Iterator[Fuzz]:
         yield Fuzz(client, files, server, rss_mb(server.process.pid))
     finally:
         server.close()
-        os.environ.clear()
-        os.environ.update(environ)
+        for key in env:  # what prepare() set for its own build; other fixtures' settings stay
+            if key.startswith("SIGLIP_PROJECTS_") and environ.get(key) != env[key]:
+                if key in environ:
+                    os.environ[key] = environ[key]
+                else:
+                    os.environ.pop(key, None)
 
 
 CASES = [(endpoint, position) for endpoint in ENDPOINTS for position in range(len(endpoint.parameters))]
