@@ -41,6 +41,10 @@ HNSW_EF_CONSTRUCTION = 80
 IVF_THRESHOLD = 200_000
 #: k-means training sample of IVF: this many rows per inverted list (FAISS asks for 39 to 256).
 IVF_TRAINING_ROWS_PER_LIST = 40
+#: Default `BuildOptions.memory_budget` (placeholder until measured).
+DEFAULT_MEMORY_BUDGET = 2 * 2**30
+#: Above this many rows an index is compressed whatever the budget (placeholder until measured).
+COMPRESSED_THRESHOLD = 1_000_000
 #: Index files at least this large are memory-mapped instead of read into memory (load_index default).
 MMAP_MIN_BYTES = 256 * 1024 * 1024
 

@@ -37,6 +37,12 @@ BUILD_EXAMPLES = """examples:
   # a different model, or replace an index built with another model
   python app.py index build photos --folder ~/Pictures --model-key siglip2 --rebuild
 
+  # on a Ray cluster (`ray start --head` prints the address; other nodes `ray start --address ADDR`)
+  python app.py index build archive --folder /shared/photos --engine ray --ray-address ADDR
+
+  # millions of items: a compressed index (IVF-PQ, re-ranked from float16 vectors) within 2 GB of RAM
+  python app.py index build archive --folder /shared/photos --memory-budget 2GB
+
 An interrupted build resumes where it stopped when the same command is run again.
 Global flags go before `index`: python app.py --batch-size 16 --index-dir /data/indexes index build ...
 """
@@ -116,6 +122,7 @@ def _add_build(commands: Any) -> None:
         "--thumbnail-size", type=int, default=THUMBNAIL_SIZE, help="Longer side of thumbnails in pixels."
     )
     _add_speed_options(build)
+    _add_scale_options(build)
     build.set_defaults(run=run_build)
 
 
@@ -136,6 +143,40 @@ def _add_speed_options(build: argparse.ArgumentParser) -> None:
         help="onnx-int8: embed images with an int8 image tower on ONNX Runtime (CPU; about 1.4x faster "
         "than bf16 without AMX), used only if its first batch agrees with fp32 at cosine >= 0.999.",
     )
+
+
+def _add_scale_options(build: argparse.ArgumentParser) -> None:
+    from core.index.ann import DEFAULT_MEMORY_BUDGET
+    from core.index.options import ENGINES
+
+    scale = build.add_argument_group("scale options")
+    scale.add_argument(
+        "--engine", choices=ENGINES, default="local",
+        help="local: this process; ray: Ray Data (decoding on CPU workers, one model replica per GPU; "
+        "pip install -r requirements-ray.txt).",
+    )  # fmt: skip
+    scale.add_argument(
+        "--ray-address",
+        help="Ray cluster to join (`ray start --head` prints it; default: the Ray instance running here, "
+        "or a new local one).",
+    )
+    scale.add_argument(
+        "--ray-actors", type=int, help="Model replicas (default: one per GPU; without GPUs, one per 2 CPUs)."
+    )
+    scale.add_argument(
+        "--memory-budget", type=_size,
+        help="Most RAM the index may take when searched, e.g. 4GB: larger indexes are compressed "
+        f"(IVF-PQ re-ranked from float16 vectors on disk; default {DEFAULT_MEMORY_BUDGET / 2**30:g}GB).",
+    )  # fmt: skip
+
+
+def _size(text: str) -> int:
+    from core.index.options import parse_size
+
+    try:
+        return parse_size(text)
+    except InvalidInputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _add_search(commands: Any) -> None:
@@ -169,7 +210,8 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     options = BuildOptions(
         model_key=args.model_key, rebuild=args.rebuild, exact_threshold=args.exact_threshold,
         thumbnail_size=args.thumbnail_size, language=args.language, image_runtime=args.image_runtime,
-        decode_workers=args.decode_workers,
+        decode_workers=args.decode_workers, engine=args.engine, ray_address=args.ray_address,
+        ray_actors=args.ray_actors, memory_budget=args.memory_budget,
     )  # fmt: skip
     bar = ProgressBar("img" if source.kind == Kind.IMAGE else "text")
     try:

@@ -81,5 +81,16 @@ def writable_hint() -> str:
     return f"Choose a writable folder with {INDEX_DIR}."
 
 
+def ray_install_hint() -> str:
+    return "Install it with `pip install -r requirements-ray.txt` (or build with --engine local)."
+
+
+def ray_cluster_hint() -> str:
+    return (
+        "Start the head with `ray start --head` and pass the address it prints to --ray-address "
+        "(or leave --ray-address out to use a Ray instance on this machine)."
+    )
+
+
 def _quote(text: Any) -> str:
     return shlex.quote(str(text))

@@ -4,19 +4,20 @@ The plan crosses the source with the index being updated and the finished batche
 an item whose key and signature the index already holds is kept (its vector and thumbnail reused), one
 a finished batch holds is resumed, and any other is embedded. As the build goes, the plan keeps the
 ledger (what was kept, embedded, skipped) from which `outcome()` assembles the rows of the new version:
-the kept rows in their old order, then the new rows in source order. Items the source no longer has
-are dropped.
+the kept rows in their old order, then the new rows in source order (whatever order an engine
+finished them in). Items the source no longer has are dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
+from core.index.fsio import writing
 from core.index.loaded import LoadedIndex
 from core.index.partial import PartialBuild
 from core.index.sources import Item, Source
@@ -102,14 +103,28 @@ class Plan:
         elif action == Action.SKIP:
             self.skipped.append(SkippedItem(item.label, reason))
 
-    def did_embed(self, keys: list[str]) -> None:
-        self.new_keys += keys
-        self.embedded += len(keys)
+    def keep_batch(
+        self, items: Sequence[Item], derived: Sequence[dict[str, Any]], vectors: np.ndarray
+    ) -> None:
+        """Record a finished batch: its vectors and derived fields (thumbnail...) go to `.partial/`,
+        where an interrupted build finds them again.
+
+        Raises:
+            IndexWriteError: the disk is full or the folder is not writable.
+        """
+        if not items:
+            return
+        with writing(self.partial.folder):
+            self.partial.add(items, derived, vectors)
+        self.new_keys += [item.key for item in items]
+        self.embedded += len(items)
 
     def outcome(self) -> Outcome:
         existing = self.existing
         kept_rows = sorted(self.kept.values())
         order = [existing.rows[row]["_key"] for row in kept_rows] if existing else []
+        position = {key: n for n, key in enumerate(self.seen)}
+        self.new_keys.sort(key=position.__getitem__)
         order += self.new_keys
         old_keys = set(existing.row_of) if existing else set()
         return Outcome(

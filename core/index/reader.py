@@ -86,7 +86,7 @@ class Reader:
         planned = ((item, self.plan.action(item)) for item in items)
         if self.plan.source.kind != Kind.IMAGE:
             yield from _chunked(
-                (_text_work(item) if a == Action.EMBED else Work(a, item) for item, a in planned),
+                (text_work(item) if a == Action.EMBED else Work(a, item) for item, a in planned),
                 self.batch_size,
             )
             return
@@ -145,7 +145,8 @@ class Reader:
         return chunk
 
 
-def _text_work(item: Item) -> Work:
+def text_work(item: Item) -> Work:
+    """The work of a text item to embed: the text, or a skip when it is empty."""
     if not (item.text or "").strip():
         return Work(Action.SKIP, item, reason="empty text")
     return Work(Action.EMBED, item, item.text)

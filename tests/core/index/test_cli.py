@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +70,49 @@ def test_user_errors_exit_2_with_a_message(run, image_folder):
     assert code == 2 and "error: No index named 'missing'" in err and "index build missing" in err
     code, _, err = run("index", "build", "photos", "--folder", str(image_folder), "--limit", "3")
     assert code == 2 and "--limit cannot be used with --folder" in err
+
+
+def test_engine_ray_without_ray_is_one_line_with_the_install_command(image_folder, tmp_path):
+    # A child process in which `import ray` fails, as it does where Ray is not installed.
+    script = "import sys; sys.modules['ray'] = None; import app; sys.exit(app.main(sys.argv[1:]))"
+    argv = [
+        "--index-dir",
+        str(tmp_path / "indexes"),
+        "index",
+        "build",
+        "photos",
+        "--folder",
+        str(image_folder),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", script, *argv, "--engine", "ray"],
+        cwd=Path(__file__).resolve().parents[3],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "pip install -r requirements-ray.txt" in lines[0], result.stderr
+    assert not (tmp_path / "indexes" / "photos").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ray-address", "10.0.0.1:6379"], "need --engine ray"),
+        (["--ray-actors", "2"], "need --engine ray"),
+        (["--engine", "ray", "--ray-actors", "0"], "ray_actors must be at least 1"),
+    ],
+)
+def test_ray_flags_that_cannot_work_are_refused(run, image_folder, flags, message):
+    code, _, err = run("index", "build", "photos", "--folder", str(image_folder), *flags)
+    assert code == 2 and message in err
+
+
+@pytest.mark.parametrize("budget", ["4XB", "-1GB", "0", "lots"])
+def test_a_memory_budget_that_is_not_a_size_is_refused(run, image_folder, budget, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run("index", "build", "photos", "--folder", str(image_folder), f"--memory-budget={budget}")
+    assert exit_.value.code == 2 and "is not a size" in capsys.readouterr().err
