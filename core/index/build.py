@@ -141,20 +141,23 @@ def _commit(
     if not outcome.rows:
         raise InvalidInputError(_nothing_message(plan))
     existing, source = plan.existing, plan.source
-    if existing is not None and (outcome.rows, options.exact_threshold, source.description()) == (
-        existing.rows, existing.manifest.exact_threshold, existing.manifest.source
-    ):  # fmt: skip
+    asked = (outcome.rows, options.exact_threshold, options.memory_budget, source.description())
+    old = existing.manifest if existing is not None else None
+    if old is not None and asked == (existing.rows, old.exact_threshold, old.memory_budget, old.source):
         # Nothing to write, but a build killed after its commit may have left the old version.
         store.clean(existing.manifest.version, outcome.rows)
         return existing.manifest, Outcome(
             outcome.rows, outcome.kept_rows, outcome.new_keys, outcome.added, 0, 0
         )
     base = existing.built if existing is not None and plan.appends(outcome) else None
-    built = build_ann(plan.vectors(outcome), options.exact_threshold, base=base)
+    built = build_ann(
+        plan.vectors(outcome), options.exact_threshold, base=base, memory_budget=options.memory_budget
+    )
     record = BuildRecord(
         kind=source.kind, model_key=encoder.key, model_id=encoder.model_id, dim=encoder.dim,
         exact_threshold=options.exact_threshold, source=source.description(), language=options.language,
         created=existing.manifest.created if existing is not None else None,
+        memory_budget=options.memory_budget,
         last_build={
             "added": outcome.added, "updated": outcome.updated, "kept": len(plan.kept),
             "removed": outcome.removed, "resumed": plan.resumed, "embedded": plan.embedded,
@@ -182,8 +185,14 @@ def _report(
         kept=len(plan.kept), removed=outcome.removed, resumed=plan.resumed, embedded=plan.embedded,
         skipped=tuple(plan.skipped), seconds=seconds, embed_seconds=run.seconds,
         size_bytes=size_on_disk(store.folder), index_type=manifest.index_type,
-        index_params=manifest.index_params, notes=tuple(run.notes),
+        index_params=manifest.index_params, notes=(*run.notes, *_index_notes(manifest)),
     )  # fmt: skip
+
+
+def _index_notes(manifest: Manifest) -> list[str]:
+    """What the user should know about the index written (a compressed one below its recall target)."""
+    warning = manifest.index_params.get("below_target")
+    return [warning] if warning else []
 
 
 def _nothing_message(plan: Plan) -> str:

@@ -50,6 +50,12 @@ def print_report(report: Any) -> None:
         index_type += (
             f" (nlist={params['nlist']}, nprobe={params['nprobe']}, recall@10={params['recall_at_10']})"
         )
+    elif report.index_type == "ivfpq":
+        index_type += (
+            f" (compressed: {params['m']} bytes/item, {size_text(params['index_bytes'])} in memory, "
+            f"nprobe={params['nprobe']}, re-ranking {params['candidates']}, "
+            f"recall@10={params['recall_at_10']})"
+        )
     lines = [
         f"Index '{report.name}' ({report.kind}, model {report.model_key}, {index_type}): {report.path}",
         f"  items:   {report.count} ({changes})",

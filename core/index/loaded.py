@@ -25,6 +25,7 @@ class LoadedIndex:
     rows: list[dict[str, Any]]
     mmap: bool
     verified: bool = False
+    rerank: np.ndarray | None = None  # a compressed index's float16 vectors, memory-mapped
 
     @property
     def kind(self) -> Kind:
@@ -44,7 +45,9 @@ class LoadedIndex:
     @property
     def built(self) -> ann.BuiltIndex:
         """The FAISS index with its type and parameters, as `core.index.ann` builds and searches them."""
-        return ann.BuiltIndex(self.faiss_index, self.manifest.index_type, self.manifest.index_params)
+        return ann.BuiltIndex(
+            self.faiss_index, self.manifest.index_type, self.manifest.index_params, rerank=self.rerank
+        )
 
     @cached_property
     def row_of(self) -> dict[str, int]:
@@ -67,8 +70,9 @@ class LoadedIndex:
         return self.path / THUMBNAILS
 
     def vectors(self) -> np.ndarray:
-        """(N, D) read-only view of the indexed vectors (valid while this object is alive)."""
-        return ann.vectors_of(self.faiss_index)
+        """(N, D) read-only view of the indexed vectors (valid while this object is alive): float32,
+        or for a compressed index the memory-mapped float16 vectors that re-rank it."""
+        return self.rerank if self.rerank is not None else ann.vectors_of(self.faiss_index)
 
     def thumbnail(self, relative: Any) -> Path | None:
         """Absolute path of a thumbnail named in the metadata (None unless a generated name)."""

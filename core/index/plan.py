@@ -22,6 +22,12 @@ from core.index.loaded import LoadedIndex
 from core.index.partial import PartialBuild
 from core.index.sources import Item, Source
 
+#: Largest new version whose vectors are gathered in memory (float32 bytes); larger ones go to disk.
+IN_MEMORY_VECTORS = 2**30
+#: Rows copied at a time into the on-disk vectors, and its name in `.partial/`.
+VECTOR_CHUNK = 65_536
+OUTCOME_VECTORS = "vectors.npy"
+
 
 class Action(str, Enum):
     KEEP = "keep"
@@ -148,13 +154,36 @@ class Plan:
         return {**internal, **item.metadata, **public}
 
     def vectors(self, outcome: Outcome) -> np.ndarray:
-        """The vectors of `outcome.rows`: kept ones from the existing index, new ones from `.partial/`."""
+        """The vectors of `outcome.rows`: kept ones from the existing index, new ones from `.partial/`.
+        Above `IN_MEMORY_VECTORS` bytes, a float32 file in `.partial/`, memory-mapped, filled a chunk
+        at a time (a build of millions of rows never holds them all)."""
+        count, dim = len(outcome.rows), self.partial.dim
+        if count * dim * 4 > IN_MEMORY_VECTORS:
+            return self._vectors_on_disk(outcome)
         parts = []
         if self.existing is not None and outcome.kept_rows:
             parts.append(self.existing.vectors()[outcome.kept_rows])
         if outcome.new_keys:
             parts.append(self.partial.vectors(outcome.new_keys))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def _vectors_on_disk(self, outcome: Outcome) -> np.ndarray:
+        count, dim = len(outcome.rows), self.partial.dim
+        path = self.partial.folder / OUTCOME_VECTORS
+        with writing(self.partial.folder):
+            out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(count, dim))
+            row = 0
+            kept, new = outcome.kept_rows, outcome.new_keys
+            for first in range(0, len(kept), VECTOR_CHUNK):
+                part = self.existing.vectors()[kept[first : first + VECTOR_CHUNK]]  # type: ignore[union-attr]
+                out[row : row + len(part)] = part
+                row += len(part)
+            for first in range(0, len(new), VECTOR_CHUNK):
+                part = self.partial.vectors(new[first : first + VECTOR_CHUNK])
+                out[row : row + len(part)] = part
+                row += len(part)
+            out.flush()
+        return out
 
     def appends(self, outcome: Outcome) -> bool:
         """True when the new version is the existing one plus rows at the end (its ANN can grow)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from core.config import Settings
 from core.errors import IndexLoadError, IndexWriteError
-from core.index import ann, hints, thumbnails
+from core.index import ann, ann_compressed, hints, thumbnails
 from core.index.fsio import atomic_write, file_record, inside, is_temporary, sha256_file, writing
 from core.index.layout import (
     INDEX_FILE,
@@ -28,6 +28,8 @@ from core.index.layout import (
     MANIFEST,
     METADATA_FILE,
     PARTIAL,
+    RERANK_FILE,
+    IndexType,
     Kind,
     index_path,
     version_dir,
@@ -54,6 +56,7 @@ class BuildRecord:
     language: str | None
     last_build: dict[str, Any] = field(default_factory=dict)
     created: str | None = None
+    memory_budget: int | None = None
 
 
 class IndexStore:
@@ -101,8 +104,12 @@ class IndexStore:
             index = ann.read_ann(data / INDEX_FILE, mmap=mmap)
             lines = (data / METADATA_FILE).read_text(encoding="utf-8").splitlines()
             rows = [json.loads(line) for line in lines if line.strip()]
+            compressed = manifest.index_type == IndexType.IVFPQ
+            rerank = ann_compressed.read_rerank(data / RERANK_FILE) if compressed else None
         except (OSError, RuntimeError, ValueError) as error:
             raise self._damaged(manifest, " ".join(str(error).split())[:200]) from None
+        if rerank is not None and (rerank.shape, rerank.dtype) != ((manifest.count, manifest.dim), "float16"):
+            raise self._damaged(manifest, f"{RERANK_FILE} holds {rerank.dtype} {rerank.shape}")
         kind, dim, count = ann.ann_shape(index)
         if (kind, dim, count, len(rows)) != (
             manifest.index_type,
@@ -117,7 +124,7 @@ class IndexStore:
             )
         if not all(isinstance(row, dict) and isinstance(row.get("_key"), str) for row in rows):
             raise self._damaged(manifest, "bad metadata rows")
-        return LoadedIndex(self.name, self.folder, manifest, index, rows, mmap, verified=verify)
+        return LoadedIndex(self.name, self.folder, manifest, index, rows, mmap, verify, rerank)
 
     def verify_files(self, manifest: Manifest) -> None:
         """Check each data file named by the manifest against its size and sha256.
@@ -220,6 +227,10 @@ class IndexStore:
             data.mkdir()
             atomic_write(data / INDEX_FILE, lambda tmp: ann.write_ann(built.index, tmp))
             atomic_write(data / METADATA_FILE, lambda tmp: tmp.write_text(_jsonl(rows), encoding="utf-8"))
+            files = [INDEX_FILE, METADATA_FILE]
+            if built.rerank is not None:  # a compressed index: its float16 vectors, beside it
+                atomic_write(data / RERANK_FILE, lambda tmp: ann_compressed.write_rerank(built.rerank, tmp))
+                files.append(RERANK_FILE)
             now = now_iso()
             names = [row["_thumbnail"].split("/")[-1] for row in rows if row.get("_thumbnail")]
             manifest = Manifest(
@@ -227,10 +238,10 @@ class IndexStore:
                 dim=record.dim, count=len(rows), index_type=built.index_type, index_params=built.params,
                 exact_threshold=record.exact_threshold, source=record.source, language=record.language,
                 created=record.created or now, updated=now, version=version,
-                files={f"{data.name}/{f}": file_record(data / f) for f in (INDEX_FILE, METADATA_FILE)},
+                files={f"{data.name}/{f}": file_record(data / f) for f in files},
                 thumbnails=thumbnails.thumbnails_record(names, self.folder) if record.kind == Kind.IMAGE
                 else {},
-                last_build=record.last_build,
+                last_build=record.last_build, memory_budget=record.memory_budget,
             )  # fmt: skip
             self.publish(manifest)
         self.clean(version, rows)
