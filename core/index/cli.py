@@ -296,12 +296,13 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     folder = index_path(args.name, settings)
     manifest = read_manifest(folder)
+    sampled = False
     if args.verify:
         verify_index(args.name, settings)
-    else:
-        load_index(args.name, settings=settings, mmap=True)  # checks the data files and their checksums
+    else:  # checks the data files and their checksums
+        sampled = load_index(args.name, settings=settings, mmap=True).verified == "sampled"
     if args.json:
         print(manifest.to_json(), end="")
     else:
-        print_manifest(manifest, folder, size_on_disk(folder), args.verify)
+        print_manifest(manifest, folder, size_on_disk(folder), args.verify, sampled)
     return 0

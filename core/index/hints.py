@@ -62,6 +62,10 @@ def rebuild_command(name: str, source: Mapping[str, Any] | None = None, model_ke
     return " ".join([*parts, "--rebuild"])
 
 
+def verify_command(name: str) -> str:
+    return f"python app.py index info {name} --verify"
+
+
 def same_language_hint() -> str:
     return f"Use the same --language, or {REPLACE}."
 

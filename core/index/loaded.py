@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,15 +17,20 @@ from core.index.manifest import Manifest
 
 @dataclass(eq=False)
 class LoadedIndex:
-    """A version of an index in memory (or memory-mapped), checked against its manifest."""
+    """A version of an index in memory (or memory-mapped), checked against its manifest.
+
+    `verified` says how its data files were checked: "full" (every byte's sha256), "sampled" (size
+    and sampled blocks, for files above 512 MiB) or "" (not checked). `rows` is a list, or for
+    metadata files above 64 MiB a `LazyRows` sequence that parses each row when it is read.
+    """
 
     name: str
     path: Path
     manifest: Manifest
     faiss_index: Any
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]
     mmap: bool
-    verified: bool = False
+    verified: str = ""
     rerank: np.ndarray | None = None  # a compressed index's float16 vectors, memory-mapped
 
     @property
