@@ -6,7 +6,8 @@ bytes or texts). Ray Data then streams them through an autoscaling pool of CPU a
 and preprocess images (`ray_stages.ImageDecoder`, on the CPUs the model leaves free) and an actor
 pool that holds the model (`ray_stages.EmbedActor`: one actor per GPU with `num_gpus=1`, or CPU
 actors on a CPU-only cluster). Two actor pools are never fused by Ray, so decoding and embedding
-overlap. Each finished model batch comes
+overlap. Beside GPUs, JPEG files are only read by the CPU actors and decoded in batches on the
+model's GPU, as the local engine does (`jpeg_decode`). Each finished model batch comes
 back here and is kept in `.partial/` by `Plan.keep_batch`, exactly like a local batch; the build
 commits as always.
 
@@ -34,7 +35,7 @@ from core.index.engines.ray_stages import EmbedActor, ImageDecoder, shard_table
 from core.index.layout import Kind
 from core.index.options import BuildOptions
 from core.index.plan import Action, Plan
-from core.index.reader import text_work
+from core.index.reader import JPEG_DECODERS, text_work
 from core.index.store import IndexStore
 from core.progress import ProgressCallback
 
@@ -92,6 +93,10 @@ def embed_on_ray(
         InvalidInputError: bad options, or an error of the data the workers met.
         SiglipProjectsError: as the local engine (a model that cannot load or embed, a full disk...).
     """
+    if options.jpeg_decode not in JPEG_DECODERS:
+        raise InvalidInputError(
+            f"jpeg_decode must be one of {', '.join(JPEG_DECODERS)}, not {options.jpeg_decode!r}."
+        )
     if options.image_runtime not in IMAGE_RUNTIMES:
         raise InvalidInputError(
             f"image_runtime must be one of {', '.join(IMAGE_RUNTIMES)}, not {options.image_runtime!r}."
@@ -174,12 +179,20 @@ def _pipeline(
     dataset = ray.data.from_arrow_refs(shards)
     if kind == Kind.IMAGE:
         path = encoder.fast_path
+        batched = path is not None and path.tensor_preprocess is not None
+        on_gpu = options.jpeg_decode == "torchvision" or (options.jpeg_decode == "auto" and gpus > 0)
         decoder = {
             "draft_size": draft_size_for(encoder, options.thumbnail_size),
             "thumbnail_size": options.thumbnail_size,
             "preprocess": path.preprocess if path is not None else None,
+            "gpu_jpegs": batched and on_gpu,  # decoded in the model's actors, as the local engine does
         }
-        spare = max(1, int(cpus - actors * placement["num_cpus"]))
+        spare = int(cpus - actors * placement["num_cpus"])
+        if spare < 1:
+            raise InvalidInputError(
+                f"{actors} model replicas of {placement['num_cpus']:g} CPUs leave none of the cluster's "
+                f"{cpus} CPUs to decode images: use fewer --ray-actors (or a smaller ray_actor_cpus)."
+            )
         dataset = dataset.map_batches(
             ImageDecoder, batch_size=batch_size, batch_format="numpy", fn_constructor_kwargs=decoder,
             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=spare), num_cpus=1,
@@ -187,6 +200,7 @@ def _pipeline(
     actor = {
         "model_key": options.model_key, "settings": settings, "encoder": shipped, "kind": str(kind),
         "language": options.language, "image_runtime": options.image_runtime,
+        "thumbnail_size": options.thumbnail_size,
     }  # fmt: skip
     dataset = dataset.map_batches(
         EmbedActor, batch_size=batch_size, batch_format="numpy", fn_constructor_kwargs=actor,

@@ -42,10 +42,16 @@ def _by_key(name: str, settings: Settings) -> dict[str, np.ndarray]:
     return {row["_key"]: vector for row, vector in zip(index.rows, index.vectors(), strict=True)}
 
 
-def test_a_ray_build_equals_a_local_build(ray_instance, settings, image_folder):
+@pytest.mark.parametrize(
+    "jpeg_decode", ["auto", "torchvision"]
+)  # CPU decoding; JPEGs batched as beside a GPU
+def test_a_ray_build_equals_a_local_build(ray_instance, settings, image_folder, jpeg_decode):
     (image_folder / "broken.jpg").write_bytes(b"not an image")
-    local = build_index("local", FolderSource(image_folder), settings=settings)
-    on_ray = build_index("ray", FolderSource(image_folder), RAY, settings=settings)
+    local = build_index(
+        "local", FolderSource(image_folder), BuildOptions(jpeg_decode=jpeg_decode), settings=settings
+    )
+    options = BuildOptions(engine="ray", jpeg_decode=jpeg_decode)
+    on_ray = build_index("ray", FolderSource(image_folder), options, settings=settings)
 
     a, b = load_index("local", settings=settings), load_index("ray", settings=settings)
     assert [row["_key"] for row in b.rows] == [row["_key"] for row in a.rows]
