@@ -86,7 +86,7 @@ def build_index(
     if options.engine == "ray":
         from core.index.engines import ray_engine
 
-        ray = ray_engine.require_ray()  # before any model is loaded: a missing Ray fails at once
+        ray = ray_engine.preflight(options)  # before a model loads: a missing Ray, a bad address fail at once
         shipped = encoder  # actors embed with an encoder given here; else they load model_key
         encoder = encoder or get_encoder(options.model_key, ray_engine.driver_settings(settings))
         embedder = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import InvalidInputError
+from core.errors import InvalidInputError, check_choice
 from core.index.ann import EXACT_THRESHOLD
 from core.index.layout import IndexType, Kind
 from core.index.plan import SkippedItem
@@ -92,8 +92,7 @@ class BuildOptions:
 
     def check(self) -> None:
         """Raises InvalidInputError: an unknown engine, or Ray settings that cannot be met."""
-        if self.engine not in ENGINES:
-            raise InvalidInputError(f"engine must be one of {', '.join(ENGINES)}, not {self.engine!r}.")
+        check_choice("engine", self.engine, ENGINES)
         if self.engine != "ray" and (self.ray_address or self.ray_actors is not None):
             raise InvalidInputError("--ray-address and --ray-actors need --engine ray.")
         if self.ray_actors is not None and self.ray_actors < 1:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.encoders import Encoder
-from core.errors import InvalidInputError
+from core.errors import check_choice
 from core.index.decode import ImageLoader, LoadedImage, encoded_jpeg
 from core.index.gpu_decode import decode_jpegs_to_pixels, gpu_decode_available
 from core.index.layout import Kind
@@ -63,10 +63,7 @@ class Reader:
         workers: int = 0,
         jpeg_decode: str = "auto",
     ) -> None:
-        if jpeg_decode not in JPEG_DECODERS:
-            raise InvalidInputError(
-                f"jpeg_decode must be one of {', '.join(JPEG_DECODERS)}, not {jpeg_decode!r}."
-            )
+        check_choice("jpeg_decode", jpeg_decode, JPEG_DECODERS)
         self.plan = plan
         self.encoder = encoder
         self.store = store

@@ -211,10 +211,9 @@ class IndexStore:
     # Writing -------------------------------------------------------------------------------------
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
-        """Hold `<folder>/.lock` for the duration of a build (see `core.index.lock.build_lock`).
+        """Hold `<folder>/.lock` for the duration of a build.
 
-        Raises:
-            IndexWriteError: the folder cannot be created, or another build of this index is running.
+        Raises: IndexWriteError: the folder cannot be made, or another build of this index is running.
         """
         return build_lock(self.folder)
 

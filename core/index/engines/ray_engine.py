@@ -15,18 +15,21 @@ Faults: Ray restarts an actor whose process dies and retries the batch it held (
 for actor pools: `max_restarts=-1`, `max_task_retries=-1`). If this process
 dies, the cluster drops the job; the index is untouched and a re-run resumes from `.partial/`.
 Only this process writes the index, so the index folder need not be shared with the workers (image
-files must be readable by them at the same path; dataset images travel as bytes).
+files must be readable by them at the same path). Planning reads the whole source first: for a
+folder that is a listing (the shards hold paths), for a dataset every row (its image bytes are hashed
+to plan, then travel through the object store, which Ray spills to disk when it fills).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import Any
 
 from core.config import Settings
 from core.encoders import Encoder
-from core.errors import InvalidInputError, SiglipProjectsError
+from core.errors import InvalidInputError, SiglipProjectsError, check_choice
 from core.index import hints
 from core.index.decode import draft_size_for
 from core.index.embedder import IMAGE_RUNTIMES
@@ -43,16 +46,29 @@ log = logging.getLogger(__name__)
 
 #: Items per shard (one Ray Data block, one decode task): about 100 MB of dataset images.
 SHARD_ITEMS = 1024
+#: Seconds to wait for a Ray address to answer before saying it does not.
+CONNECT_SECONDS = 5
 #: Environment variables the workers need to load the same checkpoints the same way.
 FORWARDED_ENV = ("SIGLIP_PROJECTS_", "HF_", "TRANSFORMERS_", "TOKENIZERS_")
 
 
-def require_ray() -> Any:
-    """The `ray` module with Ray Data.
+def preflight(options: BuildOptions) -> Any:
+    """What can fail in a second, checked before a model is loaded: Ray installed, the cluster's
+    address answering, the options' values. Returns the `ray` module.
 
     Raises:
-        InvalidInputError: Ray is not installed; the message gives the install command.
+        InvalidInputError: Ray is not installed (the message gives the install command), nothing
+            answers at `ray_address`, or an option has an unknown value.
     """
+    check_choice("jpeg_decode", options.jpeg_decode, JPEG_DECODERS)
+    check_choice("image_runtime", options.image_runtime, IMAGE_RUNTIMES)
+    ray = _import_ray()
+    if options.ray_address and not ray.is_initialized():
+        _check_reachable(options.ray_address)
+    return ray
+
+
+def _import_ray() -> Any:
     try:
         import ray
         import ray.data  # `ray[data]`, not only the core
@@ -84,7 +100,7 @@ def embed_on_ray(
     """Embed every item the plan says to embed on a Ray cluster; keep each finished batch in `.partial/`.
 
     Args:
-        ray: The `ray` module (`require_ray()`).
+        ray: The `ray` module (`preflight(options)`).
         encoder: The build's copy of the model (what the index is made with).
         shipped: An encoder object for the actors to use as is (pickled); None: they load
             `options.model_key` with `settings`.
@@ -93,15 +109,7 @@ def embed_on_ray(
         InvalidInputError: bad options, or an error of the data the workers met.
         SiglipProjectsError: as the local engine (a model that cannot load or embed, a full disk...).
     """
-    if options.jpeg_decode not in JPEG_DECODERS:
-        raise InvalidInputError(
-            f"jpeg_decode must be one of {', '.join(JPEG_DECODERS)}, not {options.jpeg_decode!r}."
-        )
-    if options.image_runtime not in IMAGE_RUNTIMES:
-        raise InvalidInputError(
-            f"image_runtime must be one of {', '.join(IMAGE_RUNTIMES)}, not {options.image_runtime!r}."
-        )
-    started_here = _connect(ray, options.ray_address)
+    connected_here = _connect(ray, options.ray_address)
     try:
         shards, total = _shards(ray, plan)
         if progress is not None:
@@ -113,12 +121,13 @@ def embed_on_ray(
         run.notes.insert(0, f"{note}; {len(shards)} shards of up to {SHARD_ITEMS} items.")
         return run
     finally:
-        if started_here:
+        if connected_here:  # leaves a cluster running; stops the instance ray.init started here
             ray.shutdown()
 
 
 def _connect(ray: Any, address: str | None) -> bool:
-    """Join the cluster at `address`, or the instance running here, or start one; True if started here."""
+    """Join the cluster at `address`, or the Ray instance running here, or start one; True when this
+    call connected (False: this process was connected already)."""
     if ray.is_initialized():
         return False
     env = {name: value for name, value in os.environ.items() if name.startswith(FORWARDED_ENV)}
@@ -129,6 +138,24 @@ def _connect(ray: Any, address: str | None) -> bool:
             f"Could not join the Ray cluster at {address}: {error}. {hints.ray_cluster_hint()}"
         ) from None
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds where nothing answers at a `host:port` address (ray.init retries for minutes).
+
+    Raises:
+        InvalidInputError: the address does not answer.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local": Ray's own lookup
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise InvalidInputError(
+            f"Nothing answers at the Ray address {address} ({reason}). {hints.ray_cluster_hint()}"
+        ) from None
 
 
 def _shards(ray: Any, plan: Plan) -> tuple[list[Any], int]:

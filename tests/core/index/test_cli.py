@@ -72,30 +72,41 @@ def test_user_errors_exit_2_with_a_message(run, image_folder):
     assert code == 2 and "--limit cannot be used with --folder" in err
 
 
-def test_engine_ray_without_ray_is_one_line_with_the_install_command(image_folder, tmp_path):
-    # A child process in which `import ray` fails, as it does where Ray is not installed.
-    script = "import sys; sys.modules['ray'] = None; import app; sys.exit(app.main(sys.argv[1:]))"
-    argv = [
-        "--index-dir",
-        str(tmp_path / "indexes"),
-        "index",
-        "build",
-        "photos",
-        "--folder",
-        str(image_folder),
-    ]
-    result = subprocess.run(
-        [sys.executable, "-c", script, *argv, "--engine", "ray"],
-        cwd=Path(__file__).resolve().parents[3],
+def _build_in_a_child(tmp_path, image_folder, *flags: str, script: str = "") -> subprocess.CompletedProcess:
+    """`index build photos` in a new process (no Ray instance connected yet), after `script`."""
+    code = script + "import sys, app; sys.exit(app.main(sys.argv[1:]))"
+    folder = ["--folder", str(image_folder)]
+    argv = ["--index-dir", str(tmp_path / "indexes"), "index", "build", "photos", *folder, *flags]
+    root = Path(__file__).resolve().parents[3]
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def _one_error_line(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "pip install -r requirements-ray.txt" in lines[0], result.stderr
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_engine_ray_without_ray_is_one_line_with_the_install_command(image_folder, tmp_path):
+    no_ray = "import sys; sys.modules['ray'] = None; "  # `import ray` fails, as where it is not installed
+    result = _build_in_a_child(tmp_path, image_folder, "--engine", "ray", script=no_ray)
+    assert "pip install -r requirements-ray.txt" in _one_error_line(result)
     assert not (tmp_path / "indexes" / "photos").exists()  # refused before anything was written
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_in_seconds(image_folder, tmp_path):
+    pytest.importorskip("ray")
+    result = _build_in_a_child(tmp_path, image_folder, "--engine", "ray", "--ray-address", "127.0.0.1:9")
+    line = _one_error_line(result)
+    assert "Nothing answers at the Ray address 127.0.0.1:9" in line and "ray start --head" in line
 
 
 @pytest.mark.parametrize(
