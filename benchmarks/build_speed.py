@@ -1,7 +1,9 @@
 """Index build speed: the seed's one-image-at-a-time fp32 loop against the builder, in one run.
 
     python -m benchmarks.build_speed                   # CPU: 32 photos, 3 rounds (about 3 minutes)
-    python -m benchmarks.build_speed --images 4096 --batch-size 256 --rounds 2   # on a CUDA machine
+    python -m benchmarks.build_speed --images 256 --rounds 2 --ray --only auto    # CPU: Ray vs local
+    # On a CUDA machine (the issue's GPU figures): local engine and Ray engine with one GPU
+    python -m benchmarks.build_speed --images 4096 --seed-images 256 --batch-size 256 --rounds 2 --ray
 
 Every round times, on the same photo-like 1024x768 JPEGs and the real-size SigLIP B/16-224 (random
 weights), in alternation so that a busy machine slows all of them alike:
@@ -9,20 +11,27 @@ weights), in alternation so that a busy machine slows all of them alike:
   * build fp32: `build_index` of a `FolderSource` in fp32 (batched, draft decode, reader thread);
   * build auto: the same with the default precision (bf16 where the hardware has it natively);
   * build auto + 1 worker: with one decode worker process (on CUDA: the default worker count);
-  * build auto + int8: `image_runtime="onnx-int8"` (CPU, when onnxruntime is installed).
+  * build auto + int8: `image_runtime="onnx-int8"` (CPU, when onnxruntime is installed);
+  * with --ray, build auto on the Ray engine: a local Ray instance with every CPU and GPU here (its
+    actors load the model in every build, as a real Ray build does; that start-up is in its time).
 Each figure is images per second of the whole build (thumbnails, checksums, FAISS and manifest
 included) and its ratio to the seed in the same round; the median ratio and its range over rounds
-are printed. The builds' embeddings are compared with the seed's (fp32, full decode) by cosine.
+are printed, with the mean GPU utilisation during each variant (sampled by `nvidia-smi`) and the Ray
+engine's ratio to the local one. The builds' embeddings are compared with the seed's (fp32, full
+decode) by cosine.
 A decode section times PIL full decode, draft decode and the processor alone (one core).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,8 +56,46 @@ def seed_loop(encoder, paths: list[Path]) -> np.ndarray:
     return np.concatenate(rows)
 
 
+class GpuUtilisation:
+    """Mean GPU utilisation (%) while in the block, sampled every 100 ms by `nvidia-smi` (None without)."""
+
+    def __enter__(self) -> GpuUtilisation:
+        self.samples: list[float] = []
+        self.process = None
+        if shutil.which("nvidia-smi"):
+            argv = [
+                "nvidia-smi",
+                "--query-gpu=utilization.gpu",
+                "--format=csv,noheader,nounits",
+                "-lms",
+                "100",
+            ]
+            self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+            threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        for line in self.process.stdout:  # type: ignore[union-attr]
+            with contextlib.suppress(ValueError):
+                self.samples.append(float(line.split(",")[0]))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.mean(self.samples) if self.samples else None
+
+
 def build_once(
-    folder: Path, settings, workers: int | None, batch_size: int, runtime: str = "torch"
+    folder: Path,
+    settings,
+    workers: int | None,
+    batch_size: int,
+    runtime: str = "torch",
+    engine: str = "local",
 ) -> np.ndarray:
     from core.index import (
         BuildOptions,
@@ -59,7 +106,9 @@ def build_once(
     )
 
     shutil.rmtree(settings.index_dir, ignore_errors=True)
-    options = BuildOptions(rebuild=True, batch_size=batch_size, decode_workers=workers, image_runtime=runtime)
+    options = BuildOptions(
+        rebuild=True, batch_size=batch_size, decode_workers=workers, image_runtime=runtime, engine=engine
+    )
     report = build_index("bench", FolderSource(folder), options, settings=settings)
     if runtime != "torch" and not any("embedded by the int8" in note for note in report.notes):
         raise RuntimeError(f"the int8 runtime was not used: {report.notes}")
@@ -105,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="Alternating rounds of every variant.")
     parser.add_argument("--batch-size", type=int, default=16, help="Images per model call in the builds.")
     parser.add_argument("--seed-images", type=int, help="Images for the seed loop (default: all).")
+    parser.add_argument("--ray", action="store_true", help="Also the Ray engine (requirements-ray.txt).")
+    parser.add_argument("--only", choices=("auto",), help="Only the seed, build auto (and --ray).")
     args = parser.parse_args(argv)
 
     import torch
@@ -148,29 +199,61 @@ def main(argv: list[str] | None = None) -> int:
         variants["build auto + int8 ONNX Runtime tower"] = lambda: build_once(
             folder, auto, None, args.batch_size, "onnx-int8"
         )
+    if args.only:
+        variants = {
+            name: run for name, run in variants.items() if name.startswith(("seed", "build auto precision"))
+        }
+    if args.ray:
+        import ray
+
+        ray.init(include_dashboard=False, logging_level="WARNING")
+        variants["build auto, Ray engine"] = lambda: build_once(
+            folder, auto, None, args.batch_size, engine="ray"
+        )
     counts = {name: len(seed_paths) if name.startswith("seed") else len(paths) for name in variants}
     seed_loop(seed_encoder, seed_paths[:2])  # warm-up: model kernels, file cache
     build_once(folder, auto, None, args.batch_size)
     rates: dict[str, list[float]] = {name: [] for name in variants}
+    gpu: dict[str, list[float]] = {name: [] for name in variants}
     outputs: dict[str, np.ndarray] = {}
     for round_number in range(args.rounds):
         for name, run in variants.items():
-            started = time.perf_counter()
-            outputs[name] = run()
-            rates[name].append(counts[name] / (time.perf_counter() - started))
+            with GpuUtilisation() as utilisation:
+                started = time.perf_counter()
+                outputs[name] = run()
+                rates[name].append(counts[name] / (time.perf_counter() - started))
+            if utilisation.mean is not None:
+                gpu[name].append(utilisation.mean)
         print(f"round {round_number + 1}: " + ", ".join(f"{rates[n][-1]:.2f}" for n in variants) + " img/s")
 
     seed_name = next(iter(variants))
     seed_vectors = outputs[seed_name]
-    print(f"\n{'variant':<42} {'img/s (median)':>14} {'x seed (median, range)':>26} {'min cosine':>10}")
+    print(
+        f"\n{'variant':<42} {'img/s (median)':>14} {'x seed (median, range)':>26} {'min cosine':>10} "
+        f"{'GPU %':>6}"
+    )
     for name in variants:
         ratios = [ours / seed for ours, seed in zip(rates[name], rates[seed_name], strict=True)]
         cosine = float((outputs[name][: len(seed_vectors)] * seed_vectors).sum(axis=1).min())
+        busy = f"{statistics.mean(gpu[name]):.0f}" if gpu[name] else "-"
         print(
             f"{name:<42} {statistics.median(rates[name]):>14.2f} "
-            f"{statistics.median(ratios):>12.2f} ({min(ratios):.2f}-{max(ratios):.2f}) {cosine:>14.5f}"
+            f"{statistics.median(ratios):>12.2f} ({min(ratios):.2f}-{max(ratios):.2f}) {cosine:>14.5f} "
+            f"{busy:>6}"
         )
-    print("target: CPU build >= 3x the seed, cosine >= 0.999; one H100: >= 5,000 img/s end to end")
+    if args.ray:
+        local = "build auto precision"
+        ratios = [
+            on_ray / ours for on_ray, ours in zip(rates["build auto, Ray engine"], rates[local], strict=True)
+        ]
+        low, high = min(ratios), max(ratios)
+        print(
+            f"Ray engine / local engine (build auto): {statistics.median(ratios):.2f} ({low:.2f}-{high:.2f})"
+        )
+    print(
+        "target: CPU build >= 3x the seed, cosine >= 0.999; one H100: >= 5,000 img/s end to end, "
+        "the Ray engine within 10% of the local one"
+    )
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(base.index_dir, ignore_errors=True)
     return 0

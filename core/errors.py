@@ -35,3 +35,15 @@ class IndexWriteError(SiglipProjectsError):
 
 class IndexMismatchError(IndexLoadError):
     """An index built with another model (or dimension) than the one asked for."""
+
+
+def check_choice(what: str, value: object, choices: tuple[str, ...]) -> None:
+    """The one rule (and message) for an option with a fixed set of values.
+
+    Raises:
+        InvalidInputError: `value` is not one of `choices`.
+    """
+    if value not in choices:
+        from core.limits import quote  # core.limits raises these errors
+
+        raise InvalidInputError(f"{what} must be one of {', '.join(choices)}, not {quote(value)}.")

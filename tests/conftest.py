@@ -34,3 +34,19 @@ def tiny_models() -> Iterator[dict[str, str]]:
         for slot, value in models.items():
             patch.setenv(env_var_name(slot), value)
         yield models
+
+
+@pytest.fixture(scope="session")
+def ray_instance(tiny_models) -> Iterator[str]:
+    """One local Ray instance with 2 CPUs for the whole session (it takes ~5-15 s to start); its
+    address, for builds run in other processes. Skipped where Ray Data is not installed.
+
+    After `tiny_models`: the workers inherit this process's environment (offline, tiny checkpoints).
+    """
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()

@@ -2,9 +2,12 @@
 
 Every vector is L2-normalised float32, so inner product is cosine similarity. Up to `EXACT_THRESHOLD`
 rows an index is exact (`IndexFlatIP`); above it, HNSW, and above `IVF_THRESHOLD` IVF-Flat (an HNSW
-graph of a million 768-d rows takes far longer to build on 2 cores than IVF's k-means). The search
+graph of a million 768-d rows takes far longer to build on 2 cores than IVF's k-means). An index whose
+float32 vectors would not fit the memory budget, or of more than `COMPRESSED_THRESHOLD` rows, is
+compressed: IVF-PQ re-ranked from float16 vectors on disk (`core.index.ann_compressed`). The search
 breadth of an approximate index is tuned on held-out rows (`core.index.ann_tune`); if no setting
-reaches `ann_tune.MIN_RECALL`, the index stays exact.
+reaches `ann_tune.MIN_RECALL`, the index stays exact (a compressed one keeps its best setting and
+says so: an exact index would not fit the budget).
 
 Exact search is a BLAS matrix product over FAISS's own vector storage (no copy, memory-mapped or not).
 On our 2-core machines `IndexFlatIP.search` with FAISS's default 2 OpenMP threads was 1.5-4x slower
@@ -17,13 +20,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.index import ann_tune
+from core.index.ann_files import ann_shape, read_ann, write_ann
+from core.index.exact import exact_search
 from core.index.layout import IndexType
+
+__all__ = ["BuiltIndex", "ann_shape", "build_ann", "exact_search", "read_ann", "search_ann", "write_ann"]
 
 #: Largest index searched exactly. Measured with benchmarks/index_threshold.py on 2 cores at D=768:
 #: exact search of one query takes about 1.5 ms per 10k rows on a quiet machine (7 ms at 50k, 15 ms
@@ -41,6 +47,10 @@ HNSW_EF_CONSTRUCTION = 80
 IVF_THRESHOLD = 200_000
 #: k-means training sample of IVF: this many rows per inverted list (FAISS asks for 39 to 256).
 IVF_TRAINING_ROWS_PER_LIST = 40
+#: Default `BuildOptions.memory_budget`: RAM an approximate index may take when searched.
+DEFAULT_MEMORY_BUDGET = 2 * 2**30
+#: Above this many rows an index is compressed whatever the budget (placeholder until measured).
+COMPRESSED_THRESHOLD = 1_000_000
 #: Index files at least this large are memory-mapped instead of read into memory (load_index default).
 MMAP_MIN_BYTES = 256 * 1024 * 1024
 
@@ -55,11 +65,24 @@ def _faiss() -> Any:
 
 @dataclass
 class BuiltIndex:
-    """A FAISS index with its type and the parameters recorded in the manifest."""
+    """A FAISS index with its type and the parameters recorded in the manifest; a compressed one with
+    the vectors that re-rank it (float32 while built, the float16 file's memory map once loaded)."""
 
     index: Any
     index_type: IndexType
     params: dict[str, Any]
+    rerank: np.ndarray | None = None
+
+
+def choose_type(count: int, dim: int, memory_budget: int, ivf_threshold: int = IVF_THRESHOLD) -> IndexType:
+    """The approximate index for `count` rows: compressed when their float32 vectors exceed the budget
+    (or above `COMPRESSED_THRESHOLD` rows), else IVF-Flat above `ivf_threshold` rows, else HNSW."""
+    from core.index.ann_compressed import MIN_PQ_TRAINING_ROWS
+
+    too_big = count > COMPRESSED_THRESHOLD or count * (4 * dim + 8) > memory_budget
+    if too_big and count >= 2 * MIN_PQ_TRAINING_ROWS:  # fewer rows cannot train the codebooks well
+        return IndexType.IVFPQ
+    return IndexType.IVF if count > ivf_threshold else IndexType.HNSW
 
 
 def build_ann(
@@ -71,9 +94,11 @@ def build_ann(
     ef_construction: int = HNSW_EF_CONSTRUCTION,
     ivf_threshold: int = IVF_THRESHOLD,
     index_type: IndexType | None = None,
+    memory_budget: int | None = None,
+    opq: bool = False,
 ) -> BuiltIndex:
     """Make the index for `vectors`: exact up to `exact_threshold` rows, HNSW above it, IVF-Flat
-    above `ivf_threshold`.
+    above `ivf_threshold`, IVF-PQ (compressed) when the rows do not fit `memory_budget`.
 
     Args:
         vectors: (N, D) normalised float32 rows; row i gets id i.
@@ -83,18 +108,28 @@ def build_ann(
             centroids) instead of building a new one.
         hnsw_m, ef_construction: HNSW construction parameters.
         ivf_threshold: Largest N indexed with HNSW rather than IVF.
-        index_type: HNSW or IVF whatever N is (N above exact_threshold).
+        index_type: HNSW, IVF or IVFPQ whatever N is (N above exact_threshold).
+        memory_budget: Bytes of RAM the index may take (default `DEFAULT_MEMORY_BUDGET`).
+        opq: Rotate the rows (OPQ) before product quantisation.
 
     Returns:
         The index, its type and the parameters to record (HNSW: M, ef_construction, ef_search; IVF:
-        nlist, nprobe; both with the measured recall@10; flat above the threshold: why the
-        approximate index was not kept).
+        nlist, nprobe; IVFPQ: nlist, m, nprobe, candidates; all with the measured recall@10; flat
+        above the threshold: why the approximate index was not kept).
+
+    Raises:
+        InvalidInputError: the memory budget is too small for any compressed index of these rows.
     """
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # a memory map stays one
     count, dim = vectors.shape
     if count <= exact_threshold:
         return BuiltIndex(flat_index(vectors), IndexType.FLAT, {})
-    kind = IndexType(index_type or (IndexType.IVF if count > ivf_threshold else IndexType.HNSW))
+    budget = memory_budget or DEFAULT_MEMORY_BUDGET
+    kind = IndexType(index_type or choose_type(count, dim, budget, ivf_threshold))
+    if kind == IndexType.IVFPQ:
+        from core.index.ann_compressed import build_compressed
+
+        return build_compressed(vectors, budget, base=base, opq=opq)
     if kind == IndexType.IVF:
         params: dict[str, Any] = {"nlist": ivf_lists(count)}
         reusable = _reusable(base, kind, {"nlist": None}, count)
@@ -188,23 +223,6 @@ def flat_index(vectors: np.ndarray) -> Any:
     return index
 
 
-def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force top-k by inner product: (Q, k) scores and ids, best first, ties by smaller id."""
-    count = len(vectors)
-    k = min(k, count)
-    if k <= 0:
-        return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-    scores = queries @ vectors.T
-    if k < count:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(count), scores.shape)
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -part_scores), axis=-1)
-    ids = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    return np.take_along_axis(part_scores, order, axis=1), ids
-
-
 def hnsw_search(index: Any, queries: np.ndarray, k: int, ef_search: int) -> tuple[np.ndarray, np.ndarray]:
     faiss = _faiss()
     params = faiss.SearchParametersHNSW(efSearch=int(max(ef_search, k)))
@@ -224,6 +242,11 @@ def search_ann(built: BuiltIndex, queries: np.ndarray, k: int) -> tuple[np.ndarr
         return hnsw_search(index, queries, min(k, index.ntotal), int(params.get("ef_search", 64)))
     if built.index_type == IndexType.IVF:
         return ivf_search(index, queries, min(k, index.ntotal), int(params.get("nprobe", 32)))
+    if built.index_type == IndexType.IVFPQ:
+        from core.index import ann_compressed
+
+        nprobe, candidates = int(params.get("nprobe", 32)), int(params.get("candidates", 200))
+        return ann_compressed.search(index, built.rerank, queries, k, nprobe, candidates)  # type: ignore[arg-type]
     return exact_search(vectors_of(index), queries, k)
 
 
@@ -260,36 +283,3 @@ def vectors_of(index: Any) -> np.ndarray:
     view = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
     view.flags.writeable = False
     return view
-
-
-def write_ann(index: Any, path: Path) -> None:
-    # Through a Python file object: a full disk then raises OSError (ENOSPC), which the build reports as
-    # such. FAISS's own file writer raises RuntimeError instead, or when only its final flush fails,
-    # prints "close error" and returns, leaving a truncated file.
-    faiss = _faiss()
-    with open(path, "wb") as handle:
-        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))
-
-
-def read_ann(path: Path, mmap: bool) -> Any:
-    """Read an index file; with `mmap`, its vectors (and graph) stay on disk and are paged in on use."""
-    faiss = _faiss()
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
-
-
-def ann_shape(index: Any) -> tuple[str, int, int]:
-    """(type, dimension, row count) of a FAISS index read from disk; the type names what the file
-    really holds ("flat", "hnsw", "ivf", or FAISS's class name, marked when not inner product)."""
-    faiss = _faiss()
-    index = faiss.downcast_index(index)
-    if isinstance(index, faiss.IndexHNSW):
-        kind = "hnsw"
-    elif isinstance(index, faiss.IndexIVFFlat):
-        kind = "ivf"
-    elif isinstance(index, faiss.IndexFlat):
-        kind = "flat"
-    else:
-        kind = type(index).__name__
-    if index.metric_type != faiss.METRIC_INNER_PRODUCT:
-        kind += "-not-inner-product"
-    return kind, int(index.d), int(index.ntotal)

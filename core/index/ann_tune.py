@@ -26,6 +26,9 @@ MIN_RECALL = 0.95
 RECALL_QUERIES = 256
 MIN_HELD_OUT = 64
 
+#: Scores this close to the k-th true one are ties (float32 products of unit vectors differ by ~1e-7).
+SCORE_TOLERANCE = 1e-6
+
 #: Searches (queries, k, setting) -> (scores, ids).
 SearchWith = Callable[[np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
 
@@ -72,16 +75,36 @@ def tune(
     from core.index.ann import exact_search
 
     depth = min(k, len(indexed))
-    _, truth = exact_search(indexed, queries, depth)
+    truth, _ = exact_search(indexed, queries, depth)
     recall = 0.0
     for step in steps:
         _, found = search_with(queries, depth, step)
-        recall = recall_at(found, truth)
+        recall = tied_recall_at(found, queries, indexed, truth)
         if recall >= target:
             return step, recall
     if recall >= MIN_RECALL:
         return steps[-1], recall
     return None, recall
+
+
+def tied_recall_at(
+    found: np.ndarray, queries: np.ndarray, indexed: np.ndarray, truth_scores: np.ndarray
+) -> float:
+    """Recall@k by score: the share of each query's k results whose exact score reaches its k-th true
+    score. Without ties it is `recall_at`; with duplicates (the same photo twice, or texts a model
+    cannot tell apart) any of the equal rows counts, where ids alone would count all but one as
+    missed (22,000 captions with 4 distinct vectors measured recall 0.0 by ids).
+
+    Args:
+        found: (Q, k) ids, -1 for none. truth_scores: (Q, k) exact top-k scores, best first.
+    """
+    depth = truth_scores.shape[1]
+    shares = []
+    for ids, query, best in zip(found, queries, truth_scores, strict=True):
+        ids = np.unique(ids[ids >= 0])[:depth]  # each row counts once
+        scores = np.asarray(indexed[ids], np.float32) @ query
+        shares.append(min(depth, int(np.sum(scores >= best[-1] - SCORE_TOLERANCE))) / depth)
+    return float(np.mean(shares)) if shares else 0.0
 
 
 def recall_at(found: np.ndarray, truth: np.ndarray) -> float:

@@ -17,111 +17,32 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from core.config import Settings, get_settings
 from core.encoders import Encoder, get_encoder
 from core.errors import InvalidInputError
 from core.index import hints
-from core.index.ann import EXACT_THRESHOLD, build_ann
+from core.index.ann import build_ann
 from core.index.compat import check_compatible
-from core.index.decode import resolve_workers
 from core.index.embedder import Embedder
-from core.index.fsio import size_on_disk, writing
-from core.index.layout import IndexType, Kind
+from core.index.engines import EngineRun
+from core.index.fsio import size_on_disk
+from core.index.layout import Kind
 from core.index.loaded import LoadedIndex
 from core.index.manifest import Manifest
+from core.index.options import BuildOptions, BuildReport
 from core.index.partial import job_of
-from core.index.plan import Action, Outcome, Plan, SkippedItem
-from core.index.reader import Reader, Work, prefetch
+from core.index.plan import Outcome, Plan
 from core.index.sources import Source, identity_of, source_label
 from core.index.store import BuildRecord, IndexStore
-from core.index.thumbnails import THUMBNAIL_SIZE
 from core.progress import ProgressCallback
-from core.registry import DEFAULT_MODEL_KEY
+
+__all__ = ["BuildOptions", "BuildReport", "build_index"]
 
 log = logging.getLogger(__name__)
 
 #: Skipped items listed in the manifest (all of them are in the BuildReport).
 MANIFEST_SKIPPED_LIMIT = 200
-
-
-@dataclass(frozen=True)
-class BuildOptions:
-    """How to build an index; the defaults suit most builds.
-
-    Attributes:
-        model_key: Registry key of the model (see `core.registry.MODELS`).
-        rebuild: Replace an existing index instead of updating it (needed to change model or source).
-        exact_threshold: Largest index searched exactly; above it HNSW (and IVF above 200,000 rows).
-        batch_size: Items per model call (default: the settings' batch size).
-        thumbnail_size: Longer side of the display thumbnails of image indexes.
-        language: Source-language code of texts, for models that need one (NLLB-CLIP: `fra_Latn`).
-        decode_workers: Processes that decode and preprocess images while the model runs; "auto":
-            none on the CPU (the model uses every core), one per spare core (up to 8) beside a GPU.
-        image_runtime: "torch", or "onnx-int8" to embed images with an int8 copy of the image tower
-            on ONNX Runtime (CPU, fixed-size transformers models; about 1.4x faster than bf16 on CPUs
-            without AMX), used only if the first batch agrees with fp32 at cosine >= 0.999.
-        jpeg_decode: "auto" (JPEGs decoded on the GPU beside one), "pil" or "torchvision" (the GPU
-            path's batched decode on the encoder's device, whatever it is).
-    """
-
-    model_key: str = DEFAULT_MODEL_KEY
-    rebuild: bool = False
-    exact_threshold: int = EXACT_THRESHOLD
-    batch_size: int | None = None
-    thumbnail_size: int = THUMBNAIL_SIZE
-    language: str | None = None
-    decode_workers: int | str | None = "auto"
-    image_runtime: str = "torch"
-    jpeg_decode: str = "auto"
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    """What a build did.
-
-    Attributes:
-        name, path: The index and its folder.
-        kind, model_key, model_id: What was indexed, with which model.
-        count: Items in the index now.
-        added: New items; updated: changed items re-embedded; kept: unchanged items reused;
-            removed: items no longer in the source.
-        resumed: Items taken from the finished batches of an interrupted build.
-        embedded: Items embedded by this run (added + updated - resumed).
-        skipped: Unreadable or empty items, with the reason.
-        seconds: Wall time of the build; embed_seconds: of the model calls alone.
-        size_bytes: Size of the index folder on disk.
-        index_type, index_params: The FAISS index written (see Manifest).
-        notes: Anything else the user should know (e.g. which image runtime embedded the images).
-    """
-
-    name: str
-    path: Path
-    kind: Kind
-    model_key: str
-    model_id: str
-    count: int
-    added: int
-    updated: int
-    kept: int
-    removed: int
-    resumed: int
-    embedded: int
-    skipped: tuple[SkippedItem, ...]
-    seconds: float
-    embed_seconds: float
-    size_bytes: int
-    index_type: IndexType
-    index_params: dict[str, Any]
-    notes: tuple[str, ...] = ()
-
-    @property
-    def items_per_second(self) -> float:
-        """Embedding speed of this run (items embedded per second of model time)."""
-        return self.embedded / self.embed_seconds if self.embed_seconds > 0 else 0.0
 
 
 def build_index(
@@ -158,23 +79,32 @@ def build_index(
         UnknownModelError, ModelLoadError: the model cannot be loaded.
     """
     options = options or BuildOptions()
+    options.check()
     settings = settings or get_settings()
     started = time.perf_counter()
     store = IndexStore.named(name, settings)
     source = source.excluding(store.folder.parent)
-    encoder = encoder or get_encoder(options.model_key, settings, bulk=True)  # bf16 where native
-    embedder = Embedder(encoder, source.kind, options.language, options.image_runtime)
+    if options.engine == "ray":
+        from core.index.engines import ray_engine
+
+        ray = ray_engine.preflight(options)  # before a model loads: a missing Ray, a bad address fail at once
+        shipped = encoder  # actors embed with an encoder given here; else they load model_key
+        encoder = encoder or get_encoder(options.model_key, ray_engine.driver_settings(settings), bulk=True)
+        embedder = None
+    else:
+        encoder = encoder or get_encoder(options.model_key, settings, bulk=True)  # bf16 where native
+        embedder = Embedder(encoder, source.kind, options.language, options.image_runtime)
     with store.lock():
         existing = None if options.rebuild else _existing(store, source, encoder, options.language)
         plan = Plan(source, existing, store.partial(job_of(source, encoder, options.language)))
-        reader = Reader(
-            plan, encoder, store, batch_size=max(1, options.batch_size or settings.batch_size),
-            thumbnail_size=options.thumbnail_size, jpeg_decode=options.jpeg_decode,
-            workers=resolve_workers(_or_auto(options.decode_workers), encoder.device),
-        )  # fmt: skip
-        _embed_all(plan, reader, embedder, progress)
+        if embedder is None:
+            run = ray_engine.embed_on_ray(ray, plan, store, encoder, shipped, options, settings, progress)
+        else:
+            from core.index.engines.local import embed_locally
+
+            run = embed_locally(plan, store, encoder, embedder, options, settings, progress)
         manifest, outcome = _commit(store, plan, encoder, options)
-    report = _report(store, plan, manifest, outcome, encoder, embedder, time.perf_counter() - started)
+    report = _report(store, plan, manifest, outcome, encoder, run, time.perf_counter() - started)
     log.info(
         "Built index %s: %d items, %d embedded, %.1f s", name, report.count, report.embedded, report.seconds
     )
@@ -204,34 +134,6 @@ def _existing(
     return existing
 
 
-def _embed_all(plan: Plan, reader: Reader, embedder: Embedder, progress: ProgressCallback | None) -> None:
-    """Embed every item the index lacks, one batch at a time, reporting progress after each."""
-    items, total = plan.items()
-    done = 0
-    if progress is not None:
-        progress(done, total)
-    for chunk in prefetch(lambda: reader.chunks(items)):
-        batch = [work for work in chunk if work.action == Action.EMBED]
-        for work in chunk:
-            plan.saw(work.item, work.action, work.reason)
-        if batch:
-            _embed(plan, embedder, batch, reader.store)
-        done += plan.progress(work.action for work in chunk)
-        if progress is not None:
-            progress(done, max(total, done) if total else 0)
-
-
-def _embed(plan: Plan, embedder: Embedder, batch: list[Work], store: IndexStore) -> None:
-    vectors, failed = embedder.embed([work.payload for work in batch])
-    for n, reason in failed.items():
-        plan.saw(batch[n].item, Action.SKIP, reason)
-    done = [work for n, work in enumerate(batch) if n not in failed]
-    if done:
-        with writing(store.folder):
-            plan.partial.add([w.item for w in done], [w.derived for w in done], vectors)
-        plan.did_embed([w.item.key for w in done])
-
-
 def _commit(
     store: IndexStore, plan: Plan, encoder: Encoder, options: BuildOptions
 ) -> tuple[Manifest, Outcome]:
@@ -240,20 +142,23 @@ def _commit(
     if not outcome.rows:
         raise InvalidInputError(_nothing_message(plan))
     existing, source = plan.existing, plan.source
-    if existing is not None and (outcome.rows, options.exact_threshold, source.description()) == (
-        existing.rows, existing.manifest.exact_threshold, existing.manifest.source
-    ):  # fmt: skip
+    asked = (outcome.rows, options.exact_threshold, options.memory_budget, source.description())
+    old = existing.manifest if existing is not None else None
+    if old is not None and asked == (existing.rows, old.exact_threshold, old.memory_budget, old.source):
         # Nothing to write, but a build killed after its commit may have left the old version.
         store.clean(existing.manifest.version, outcome.rows)
         return existing.manifest, Outcome(
             outcome.rows, outcome.kept_rows, outcome.new_keys, outcome.added, 0, 0
         )
     base = existing.built if existing is not None and plan.appends(outcome) else None
-    built = build_ann(plan.vectors(outcome), options.exact_threshold, base=base)
+    built = build_ann(
+        plan.vectors(outcome), options.exact_threshold, base=base, memory_budget=options.memory_budget
+    )
     record = BuildRecord(
         kind=source.kind, model_key=encoder.key, model_id=encoder.model_id, dim=encoder.dim,
         exact_threshold=options.exact_threshold, source=source.description(), language=options.language,
         created=existing.manifest.created if existing is not None else None,
+        memory_budget=options.memory_budget,
         last_build={
             "added": outcome.added, "updated": outcome.updated, "kept": len(plan.kept),
             "removed": outcome.removed, "resumed": plan.resumed, "embedded": plan.embedded,
@@ -272,21 +177,23 @@ def _report(
     manifest: Manifest,
     outcome: Outcome,
     encoder: Encoder,
-    embedder: Embedder,
+    run: EngineRun,
     seconds: float,
 ) -> BuildReport:
     return BuildReport(
         name=store.name, path=store.folder, kind=plan.source.kind, model_key=encoder.key,
         model_id=encoder.model_id, count=manifest.count, added=outcome.added, updated=outcome.updated,
         kept=len(plan.kept), removed=outcome.removed, resumed=plan.resumed, embedded=plan.embedded,
-        skipped=tuple(plan.skipped), seconds=seconds, embed_seconds=embedder.seconds,
+        skipped=tuple(plan.skipped), seconds=seconds, embed_seconds=run.seconds,
         size_bytes=size_on_disk(store.folder), index_type=manifest.index_type,
-        index_params=manifest.index_params, notes=tuple(embedder.notes),
+        index_params=manifest.index_params, notes=(*run.notes, *_index_notes(manifest)),
     )  # fmt: skip
 
 
-def _or_auto(workers: int | str | None) -> int | str:
-    return "auto" if workers is None else workers
+def _index_notes(manifest: Manifest) -> list[str]:
+    """What the user should know about the index written (a compressed one below its recall target)."""
+    warning = manifest.index_params.get("below_target")
+    return [warning] if warning else []
 
 
 def _nothing_message(plan: Plan) -> str:

@@ -12,38 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import Settings
 from core.errors import InvalidInputError
+from core.index.cli_help import BUILD_EXAMPLES, INFO_EXAMPLES
 from core.index.cli_output import ProgressBar, print_list, print_manifest, print_report
 from core.index.layout import Kind
 from core.registry import DEFAULT_MODEL_KEY, MODELS
 
 if TYPE_CHECKING:
     from core.index.sources import Source
-
-BUILD_EXAMPLES = """examples:
-  # a folder of images (recursive); re-run it to add new images and drop deleted ones
-  python app.py index build photos --folder ~/Pictures --model-key siglip
-
-  # the first 2,000 WikiArt paintings, streamed (only those rows are downloaded)
-  python app.py index build wikiart --dataset huggan/wikiart --split train --limit 2000
-
-  # a text index from a file (.txt: one text per line; .csv/.jsonl: --text-column)
-  python app.py index build captions --texts captions.csv --text-column caption
-
-  # a text index from a dataset column
-  python app.py index build poems --dataset ./my_dataset --text-column verse
-
-  # a different model, or replace an index built with another model
-  python app.py index build photos --folder ~/Pictures --model-key siglip2 --rebuild
-
-An interrupted build resumes where it stopped when the same command is run again.
-Global flags go before `index`: python app.py --batch-size 16 --index-dir /data/indexes index build ...
-"""
-
-INFO_EXAMPLES = """examples:
-  python app.py index info                  # every index: kind, model, items, type, size
-  python app.py index info photos           # one index: its manifest
-  python app.py index info photos --verify  # and check every file and thumbnail checksum
-"""
 
 
 def add_index_commands(parser: argparse.ArgumentParser) -> None:
@@ -115,6 +90,7 @@ def _add_build(commands: Any) -> None:
         "--thumbnail-size", type=int, default=THUMBNAIL_SIZE, help="Longer side of thumbnails in pixels."
     )
     _add_speed_options(build)
+    _add_scale_options(build)
     build.set_defaults(run=run_build)
 
 
@@ -137,6 +113,40 @@ def _add_speed_options(build: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_scale_options(build: argparse.ArgumentParser) -> None:
+    from core.index.ann import DEFAULT_MEMORY_BUDGET
+    from core.index.options import ENGINES
+
+    scale = build.add_argument_group("scale options")
+    scale.add_argument(
+        "--engine", choices=ENGINES, default="local",
+        help="local: this process; ray: Ray Data (decoding on CPU workers, one model replica per GPU; "
+        "pip install -r requirements-ray.txt).",
+    )  # fmt: skip
+    scale.add_argument(
+        "--ray-address",
+        help="Ray cluster to join (`ray start --head` prints it; default: the Ray instance running here, "
+        "or a new local one).",
+    )
+    scale.add_argument(
+        "--ray-actors", type=int, help="Model replicas (default: one per GPU; without GPUs, one per 2 CPUs)."
+    )
+    scale.add_argument(
+        "--memory-budget", type=_size,
+        help="Most RAM the index may take when searched, e.g. 4GB: larger indexes are compressed "
+        f"(IVF-PQ re-ranked from float16 vectors on disk; default {DEFAULT_MEMORY_BUDGET / 2**30:g}GB).",
+    )  # fmt: skip
+
+
+def _size(text: str) -> int:
+    from core.index.options import parse_size
+
+    try:
+        return parse_size(text)
+    except InvalidInputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_info(commands: Any) -> None:
     info = command(commands, "info", "List the indexes, or describe one.", INFO_EXAMPLES)
     info.add_argument("name", nargs="?", help="Index name (default: list every index).")
@@ -156,7 +166,8 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     options = BuildOptions(
         model_key=args.model_key, rebuild=args.rebuild, exact_threshold=args.exact_threshold,
         thumbnail_size=args.thumbnail_size, language=args.language, image_runtime=args.image_runtime,
-        decode_workers=args.decode_workers,
+        decode_workers=args.decode_workers, engine=args.engine, ray_address=args.ray_address,
+        ray_actors=args.ray_actors, memory_budget=args.memory_budget,
     )  # fmt: skip
     bar = ProgressBar("img" if source.kind == Kind.IMAGE else "text")
     try:
@@ -214,12 +225,13 @@ def run_info(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     folder = index_path(args.name, settings)
     manifest = read_manifest(folder)
+    sampled = False
     if args.verify:
         verify_index(args.name, settings)
-    else:
-        load_index(args.name, settings=settings, mmap=True)  # checks the data files and their checksums
+    else:  # checks the data files and their checksums
+        sampled = load_index(args.name, settings=settings, mmap=True).verified == "sampled"
     if args.json:
         print(manifest.to_json(), end="")
     else:
-        print_manifest(manifest, folder, size_on_disk(folder), args.verify)
+        print_manifest(manifest, folder, size_on_disk(folder), args.verify, sampled)
     return 0

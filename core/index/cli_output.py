@@ -50,6 +50,12 @@ def print_report(report: Any) -> None:
         index_type += (
             f" (nlist={params['nlist']}, nprobe={params['nprobe']}, recall@10={params['recall_at_10']})"
         )
+    elif report.index_type == "ivfpq":
+        index_type += (
+            f" (compressed: {params['m']} bytes/item, {size_text(params['index_bytes'])} in memory, "
+            f"nprobe={params['nprobe']}, re-ranking {params['candidates']}, "
+            f"recall@10={params['recall_at_10']})"
+        )
     lines = [
         f"Index '{report.name}' ({report.kind}, model {report.model_key}, {index_type}): {report.path}",
         f"  items:   {report.count} ({changes})",
@@ -91,12 +97,17 @@ def hit_line(metadata: dict[str, Any], row: int) -> str:
     return label + (f"  ({' · '.join(extra)})" if extra else "")
 
 
-def print_manifest(manifest: Manifest, folder: Path, size_bytes: int, verified_thumbnails: bool) -> None:
-    """`index info NAME`: the manifest in lines a person reads."""
+def print_manifest(
+    manifest: Manifest, folder: Path, size_bytes: int, verified_thumbnails: bool, sampled: bool = False
+) -> None:
+    """`index info NAME`: the manifest in lines a person reads (`sampled`: large data files were
+    checked by size and sampled blocks only)."""
     params = ", ".join(f"{k}={v}" for k, v in manifest.index_params.items())
     source = ", ".join(f"{k}={v}" for k, v in manifest.source.items() if v not in (None, [], ""))
     last = manifest.last_build
     checksums = "files and thumbnails verified" if verified_thumbnails else "data files verified"
+    if sampled and not verified_thumbnails:
+        checksums = "data files checked (large ones by size and sampled blocks; --verify hashes every byte)"
     lines = [
         f"Index '{manifest.name}' at {folder}",
         f"  kind:      {manifest.kind}",

@@ -17,9 +17,8 @@ import numpy as np
 
 from core.encoders import Encoder
 from core.encoders.base import collate
-from core.errors import InvalidInputError
+from core.errors import check_choice
 from core.index.layout import Kind
-from core.limits import quote
 from core.vectors import normalize
 
 log = logging.getLogger(__name__)
@@ -35,10 +34,7 @@ class Embedder:
         self, encoder: Encoder, kind: Kind, language: str | None, image_runtime: str = "torch"
     ) -> None:
         """Raises InvalidInputError: an unknown runtime, or "onnx-int8" where it cannot run."""
-        if image_runtime not in IMAGE_RUNTIMES:
-            raise InvalidInputError(
-                f"image_runtime must be one of {', '.join(IMAGE_RUNTIMES)}, not {quote(image_runtime)}."
-            )
+        check_choice("image_runtime", image_runtime, IMAGE_RUNTIMES)
         self.encoder = encoder
         self.kind = kind
         self.language = language

@@ -91,6 +91,26 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+#: Data files up to this size are hashed whole on every load (sha256 reads ~1.3 GB/s here); larger
+#: ones are checked by size and by `sample_sha256`, and hashed whole by `index info --verify`.
+FULL_VERIFY_BYTES = 512 * 2**20
+#: Blocks read by `sample_sha256`: evenly spaced, the first and the last included.
+SAMPLE_BLOCKS = 64
+SAMPLE_BLOCK_BYTES = 2**20
+
+
+def sample_sha256(path: Path) -> str:
+    """sha256 of a file's size and of `SAMPLE_BLOCKS` evenly spaced 1 MiB blocks (64 MiB read, not GBs):
+    it tells a truncated, replaced or partly rewritten file from the one committed, in milliseconds."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as handle:
+        for n in range(SAMPLE_BLOCKS):
+            handle.seek(n * max(0, size - SAMPLE_BLOCK_BYTES) // (SAMPLE_BLOCKS - 1))
+            digest.update(handle.read(SAMPLE_BLOCK_BYTES))
+    return digest.hexdigest()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -100,8 +120,12 @@ def sha256_file(path: Path) -> str:
 
 
 def file_record(path: Path) -> dict[str, Any]:
-    """What a manifest records of a data file: its sha256 and size."""
-    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    """What a manifest records of a data file: its sha256 and size, and above `FULL_VERIFY_BYTES`
+    the `sample_sha256` that loads check."""
+    record: dict[str, Any] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    if record["bytes"] > FULL_VERIFY_BYTES:
+        record["sample_sha256"] = sample_sha256(path)
+    return record
 
 
 def size_on_disk(folder: Path) -> int:

@@ -87,6 +87,10 @@ def offline_hint() -> str:
     )
 
 
+def verify_command(name: str) -> str:
+    return f"python app.py index info {name} --verify"
+
+
 def same_language_hint() -> str:
     return f"Use the same --language, or {REPLACE}."
 
@@ -104,6 +108,17 @@ def disk_full_hint() -> str:
 
 def writable_hint() -> str:
     return f"Choose a writable folder with {INDEX_DIR}."
+
+
+def ray_install_hint() -> str:
+    return "Install it with `pip install -r requirements-ray.txt` (or build with --engine local)."
+
+
+def ray_cluster_hint() -> str:
+    return (
+        "Start the head with `ray start --head` and pass the address it prints to --ray-address "
+        "(or leave --ray-address out to use a Ray instance on this machine)."
+    )
 
 
 def _quote(text: Any) -> str:

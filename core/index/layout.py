@@ -4,6 +4,7 @@ indexes/<name>/
     manifest.json         the only file replaced in place (atomically); names the current version
     v3/index.faiss        FAISS index; row i is line i of metadata.jsonl
     v3/metadata.jsonl     one JSON object per item
+    v3/vectors.f16.npy    float16 vectors re-ranking a compressed (IVF-PQ) index, memory-mapped
     thumbnails/<sha>.jpg  display thumbnails, named by the sha256 of their bytes
     .partial/             finished batches of an unfinished build (removed when it completes)
     .lock                 held by the running build
@@ -23,6 +24,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 INDEX_FILE = "index.faiss"
 METADATA_FILE = "metadata.jsonl"
+RERANK_FILE = "vectors.f16.npy"
 THUMBNAILS = "thumbnails"
 PARTIAL = ".partial"
 LOCK = ".lock"
@@ -46,6 +48,7 @@ class IndexType(str, Enum):
     FLAT = "flat"
     HNSW = "hnsw"
     IVF = "ivf"
+    IVFPQ = "ivfpq"
 
     def __str__(self) -> str:
         return self.value

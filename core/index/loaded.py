@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,15 +17,21 @@ from core.index.manifest import Manifest
 
 @dataclass(eq=False)
 class LoadedIndex:
-    """A version of an index in memory (or memory-mapped), checked against its manifest."""
+    """A version of an index in memory (or memory-mapped), checked against its manifest.
+
+    `verified` says how its data files were checked: "full" (every byte's sha256), "sampled" (size
+    and sampled blocks, for files above 512 MiB) or "" (not checked). `rows` is a list, or for
+    metadata files above 64 MiB a `LazyRows` sequence that parses each row when it is read.
+    """
 
     name: str
     path: Path
     manifest: Manifest
     faiss_index: Any
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]
     mmap: bool
-    verified: bool = False
+    verified: str = ""
+    rerank: np.ndarray | None = None  # a compressed index's float16 vectors, memory-mapped
 
     @property
     def kind(self) -> Kind:
@@ -44,7 +51,9 @@ class LoadedIndex:
     @property
     def built(self) -> ann.BuiltIndex:
         """The FAISS index with its type and parameters, as `core.index.ann` builds and searches them."""
-        return ann.BuiltIndex(self.faiss_index, self.manifest.index_type, self.manifest.index_params)
+        return ann.BuiltIndex(
+            self.faiss_index, self.manifest.index_type, self.manifest.index_params, rerank=self.rerank
+        )
 
     @cached_property
     def row_of(self) -> dict[str, int]:
@@ -76,8 +85,9 @@ class LoadedIndex:
         return self.path / THUMBNAILS
 
     def vectors(self) -> np.ndarray:
-        """(N, D) read-only view of the indexed vectors (valid while this object is alive)."""
-        return ann.vectors_of(self.faiss_index)
+        """(N, D) read-only view of the indexed vectors (valid while this object is alive): float32,
+        or for a compressed index the memory-mapped float16 vectors that re-rank it."""
+        return self.rerank if self.rerank is not None else ann.vectors_of(self.faiss_index)
 
     def thumbnail(self, relative: Any) -> Path | None:
         """Absolute path of a thumbnail named in the metadata (None unless a generated name)."""

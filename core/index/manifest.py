@@ -47,11 +47,13 @@ class Manifest:
         index_params: Parameters of the FAISS index (HNSW: M, ef_construction, ef_search, measured
             recall@10); for "flat", why an approximate index was not used, if one was considered.
         exact_threshold: Largest count that was to be searched exactly when it was built.
+        memory_budget: The budget it was built for (`--memory-budget`), or None for the default.
         source: Where the rows came from (folder, dataset or file), enough to rebuild it.
         language: Language code texts were embedded with (NLLB-CLIP text indexes), else None.
         created: ISO time of the first build; updated: of the last.
         version: Number of the version folder (`v<version>/`) holding the data files.
-        files: {relative path: {"sha256", "bytes"}} of the data files, verified on load.
+        files: {relative path: {"sha256", "bytes"}} of the data files (the FAISS index, the metadata,
+            and a compressed index's float16 vectors), verified on load.
         thumbnails: {"count", "names_sha256"}: the thumbnail set (each file is named by its own sha256).
         last_build: Counts of the last build (added, kept, removed, skipped...) and the skipped items.
         format_version: Layout version of the folder.
@@ -74,6 +76,7 @@ class Manifest:
     thumbnails: dict[str, Any] = field(default_factory=dict)
     last_build: dict[str, Any] = field(default_factory=dict)
     language: str | None = None
+    memory_budget: int | None = None
     metric: str = "cosine"
     format_version: int = FORMAT_VERSION
 

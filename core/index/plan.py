@@ -4,22 +4,29 @@ The plan crosses the source with the index being updated and the finished batche
 an item whose key and signature the index already holds is kept (its vector and thumbnail reused), one
 a finished batch holds is resumed, and any other is embedded. As the build goes, the plan keeps the
 ledger (what was kept, embedded, skipped) from which `outcome()` assembles the rows of the new version:
-the kept rows in their old order, then the new rows in source order. Items the source no longer has
-are dropped.
+the kept rows in their old order, then the new rows in source order (whatever order an engine
+finished them in). Items the source no longer has are dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
+from core.index.fsio import writing
 from core.index.loaded import LoadedIndex
 from core.index.partial import PartialBuild
 from core.index.sources import Item, Source
+
+#: Largest new version whose vectors are gathered in memory (float32 bytes); larger ones go to disk.
+IN_MEMORY_VECTORS = 2**30
+#: Rows copied at a time into the on-disk vectors, and its name in `.partial/`.
+VECTOR_CHUNK = 65_536
+OUTCOME_VECTORS = "vectors.npy"
 
 
 class Action(str, Enum):
@@ -102,14 +109,28 @@ class Plan:
         elif action == Action.SKIP:
             self.skipped.append(SkippedItem(item.label, reason))
 
-    def did_embed(self, keys: list[str]) -> None:
-        self.new_keys += keys
-        self.embedded += len(keys)
+    def keep_batch(
+        self, items: Sequence[Item], derived: Sequence[dict[str, Any]], vectors: np.ndarray
+    ) -> None:
+        """Record a finished batch: its vectors and derived fields (thumbnail...) go to `.partial/`,
+        where an interrupted build finds them again.
+
+        Raises:
+            IndexWriteError: the disk is full or the folder is not writable.
+        """
+        if not items:
+            return
+        with writing(self.partial.folder):
+            self.partial.add(items, derived, vectors)
+        self.new_keys += [item.key for item in items]
+        self.embedded += len(items)
 
     def outcome(self) -> Outcome:
         existing = self.existing
         kept_rows = sorted(self.kept.values())
         order = [existing.rows[row]["_key"] for row in kept_rows] if existing else []
+        position = {key: n for n, key in enumerate(self.seen)}
+        self.new_keys.sort(key=position.__getitem__)
         order += self.new_keys
         old_keys = set(existing.row_of) if existing else set()
         return Outcome(
@@ -133,13 +154,36 @@ class Plan:
         return {**internal, **item.metadata, **public}
 
     def vectors(self, outcome: Outcome) -> np.ndarray:
-        """The vectors of `outcome.rows`: kept ones from the existing index, new ones from `.partial/`."""
+        """The vectors of `outcome.rows`: kept ones from the existing index, new ones from `.partial/`.
+        Above `IN_MEMORY_VECTORS` bytes, a float32 file in `.partial/`, memory-mapped, filled a chunk
+        at a time (a build of millions of rows never holds them all)."""
+        count, dim = len(outcome.rows), self.partial.dim
+        if count * dim * 4 > IN_MEMORY_VECTORS:
+            return self._vectors_on_disk(outcome)
         parts = []
         if self.existing is not None and outcome.kept_rows:
             parts.append(self.existing.vectors()[outcome.kept_rows])
         if outcome.new_keys:
             parts.append(self.partial.vectors(outcome.new_keys))
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+    def _vectors_on_disk(self, outcome: Outcome) -> np.ndarray:
+        count, dim = len(outcome.rows), self.partial.dim
+        path = self.partial.folder / OUTCOME_VECTORS
+        with writing(self.partial.folder):
+            out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(count, dim))
+            row = 0
+            kept, new = outcome.kept_rows, outcome.new_keys
+            for first in range(0, len(kept), VECTOR_CHUNK):
+                part = self.existing.vectors()[kept[first : first + VECTOR_CHUNK]]  # type: ignore[union-attr]
+                out[row : row + len(part)] = part
+                row += len(part)
+            for first in range(0, len(new), VECTOR_CHUNK):
+                part = self.partial.vectors(new[first : first + VECTOR_CHUNK])
+                out[row : row + len(part)] = part
+                row += len(part)
+            out.flush()
+        return out
 
     def appends(self, outcome: Outcome) -> bool:
         """True when the new version is the existing one plus rows at the end (its ANN can grow)."""

@@ -20,14 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.encoders import Encoder
-from core.errors import InvalidInputError
+from core.errors import check_choice
 from core.index.decode import ImageLoader, LoadedImage, encoded_jpeg
 from core.index.gpu_decode import decode_jpegs_to_pixels, gpu_decode_available
 from core.index.layout import Kind
 from core.index.plan import Action, Plan
 from core.index.sources import Item
 from core.index.store import IndexStore
-from core.limits import quote
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +63,7 @@ class Reader:
         workers: int = 0,
         jpeg_decode: str = "auto",
     ) -> None:
-        if jpeg_decode not in JPEG_DECODERS:
-            raise InvalidInputError(
-                f"jpeg_decode must be one of {', '.join(JPEG_DECODERS)}, not {quote(jpeg_decode)}."
-            )
+        check_choice("jpeg_decode", jpeg_decode, JPEG_DECODERS)
         self.plan = plan
         self.encoder = encoder
         self.store = store
@@ -87,7 +83,7 @@ class Reader:
         planned = ((item, self.plan.action(item)) for item in items)
         if self.plan.source.kind != Kind.IMAGE:
             yield from _chunked(
-                (_text_work(item) if a == Action.EMBED else Work(a, item) for item, a in planned),
+                (text_work(item) if a == Action.EMBED else Work(a, item) for item, a in planned),
                 self.batch_size,
             )
             return
@@ -146,7 +142,8 @@ class Reader:
         return chunk
 
 
-def _text_work(item: Item) -> Work:
+def text_work(item: Item) -> Work:
+    """The work of a text item to embed: the text, or a skip when it is empty."""
     if not (item.text or "").strip():
         return Work(Action.SKIP, item, reason="empty text")
     return Work(Action.EMBED, item, item.text)

@@ -77,7 +77,7 @@ def load_index(
     settings: Settings | None = None,
     *,
     mmap: bool | None = None,
-    verify: bool = True,
+    verify: bool | str = True,
 ) -> LoadedIndex:
     """Load index `name` from the index folder, once per version (later calls return the cached one,
     after a few `stat` calls that tell whether a build replaced it).
@@ -88,8 +88,11 @@ def load_index(
             with that key and the checkpoint the settings load for it.
         settings: Index folder and model overrides; default: the process settings.
         mmap: Memory-map the FAISS index instead of reading it into memory; default: for index files
-            of `ann.MMAP_MIN_BYTES` or more.
-        verify: Check the data files against the manifest's sha256 checksums.
+            of `ann.MMAP_MIN_BYTES` or more. (A compressed index's float16 vectors are always
+            memory-mapped, and metadata files above 64 MiB are read on access.)
+        verify: Check the data files against the manifest: True: their size and sha256, or for files
+            above `fsio.FULL_VERIFY_BYTES` (512 MiB) a sha256 of 64 sampled blocks (hashing GBs
+            would take seconds per load); "full": every byte (as `index info --verify`); False: no.
 
     Returns:
         The LoadedIndex.
@@ -114,9 +117,8 @@ def load_index(
         use_mmap = mmap if mmap is not None else _is_large(cached.manifest)
         loaded = cached.loaded.get(use_mmap)
         if loaded is not None:
-            if verify and not loaded.verified:
-                store.verify_files(cached.manifest)
-                loaded.verified = True
+            if verify and loaded.verified not in (("full",) if verify == "full" else ("full", "sampled")):
+                loaded.verified = store.verify_files(cached.manifest, full=verify == "full")
             return loaded
         try:
             loaded = store.read(mmap=use_mmap, verify=verify)
@@ -273,7 +275,7 @@ def as_hf_dataset(index: LoadedIndex | str, column: str = "embeddings") -> Any:
     from datasets import Dataset
 
     loaded = index if isinstance(index, LoadedIndex) else load_index(index)
-    dataset = Dataset.from_list(loaded.rows)
+    dataset = Dataset.from_list(list(loaded.rows))
     dataset.load_faiss_index(column, loaded.index_file)
     return dataset
 

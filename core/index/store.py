@@ -4,7 +4,9 @@ A commit writes a complete new version folder, then replaces `manifest.json`, th
 version and unused thumbnails: whenever it stops, the manifest names a complete, checksummed version
 (or there is none yet). A read checks the manifest, every data file's sha256, and that the files hold
 what the manifest says; anything else is a damaged index, refused with the command that rebuilds it.
-Nothing here uses pickle: metadata is JSON, vectors are FAISS's own format.
+Data files above `fsio.FULL_VERIFY_BYTES` are checked on read by size and a sampled sha256 (hashing a
+5M-row compressed index whole takes ~7 s per load); `verify()` (`index info --verify`) hashes all.
+Nothing here uses pickle: metadata is JSON, vectors are FAISS's own format or `.npy`.
 """
 
 from __future__ import annotations
@@ -15,29 +17,42 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.config import Settings
-from core.errors import IndexLoadError, IndexWriteError
-from core.index import ann, hints, thumbnails
-from core.index.fsio import atomic_write, file_record, inside, is_temporary, sha256_file, writing
+from core.errors import IndexLoadError
+from core.index import ann, ann_compressed, fsio, hints, thumbnails
+from core.index.fsio import (
+    atomic_write,
+    file_record,
+    inside,
+    is_temporary,
+    sample_sha256,
+    sha256_file,
+    writing,
+)
 from core.index.layout import (
     INDEX_FILE,
-    LOCK,
     MANIFEST,
     METADATA_FILE,
     PARTIAL,
+    RERANK_FILE,
+    IndexType,
     Kind,
     index_path,
     version_dir,
     version_of,
 )
 from core.index.loaded import LoadedIndex
+from core.index.lock import build_lock
 from core.index.manifest import Manifest, missing_message, now_iso, read_manifest
 from core.index.partial import PartialBuild
+from core.index.rows import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +71,7 @@ class BuildRecord:
     language: str | None
     last_build: dict[str, Any] = field(default_factory=dict)
     created: str | None = None
+    memory_budget: int | None = None
 
 
 class IndexStore:
@@ -87,67 +103,90 @@ class IndexStore:
 
     # Reading -------------------------------------------------------------------------------------
 
-    def read(self, *, mmap: bool = False, verify: bool = True) -> LoadedIndex:
-        """The current version, checked: manifest, data files (sha256 unless `verify` is False),
-        and that they hold the rows, dimension and index type the manifest says.
+    def read(self, *, mmap: bool = False, verify: bool | str = True) -> LoadedIndex:
+        """The current version, checked: manifest, data files (see `verify_files`; `verify` True: the
+        default, "full": every byte, False: not at all), and that they hold the rows, dimension and
+        index type the manifest says. Large metadata files are read on access (`core.index.rows`).
 
         Raises:
             IndexLoadError: no index (how to build one), an unfinished build (how to resume it), or a
                 damaged one (what is wrong, and how to rebuild it).
         """
         manifest = self.manifest()
-        if verify:
-            self.verify_files(manifest)
+        verified = self.verify_files(manifest, full=verify == "full") if verify else ""
         data = self.folder / manifest.data_dir
         try:
             index = ann.read_ann(data / INDEX_FILE, mmap=mmap)
-            lines = (data / METADATA_FILE).read_text(encoding="utf-8").splitlines()
-            rows = [json.loads(line) for line in lines if line.strip()]
+            rows = read_rows(data / METADATA_FILE)
+            compressed = manifest.index_type == IndexType.IVFPQ
+            rerank = ann_compressed.read_rerank(data / RERANK_FILE) if compressed else None
         except (OSError, RuntimeError, ValueError) as error:
             raise self._damaged(manifest, " ".join(str(error).split())[:200]) from None
         kind, dim, count = ann.ann_shape(index)
+        shape = (manifest.count, manifest.dim)
+        reranks = rerank is None or (rerank.shape, rerank.dtype) == (shape, np.float16)
         if (kind, dim, count, len(rows)) != (
             manifest.index_type,
-            manifest.dim,
+            *shape[::-1],
             manifest.count,
-            manifest.count,
-        ):
+        ) or not reranks:
+            extra = "" if rerank is None else f" and {rerank.dtype} vectors of shape {rerank.shape}"
             raise self._damaged(
                 manifest,
-                f"its files hold a {kind} index of {count} {dim}-d vectors and {len(rows)} metadata rows, "
-                f"its manifest says {manifest.index_type}, {manifest.count} rows of {manifest.dim}-d",
+                f"its files hold a {kind} index of {count} {dim}-d vectors and {len(rows)} metadata "
+                f"rows{extra}, its manifest says {manifest.index_type}, {manifest.count} rows of "
+                f"{manifest.dim}-d",
             )
-        if not all(isinstance(row, dict) and isinstance(row.get("_key"), str) for row in rows):
+        probe = rows if isinstance(rows, list) else [rows[0], rows[-1]] if len(rows) else []
+        if not all(isinstance(row, dict) and isinstance(row.get("_key"), str) for row in probe):
             raise self._damaged(manifest, "bad metadata rows")
-        return LoadedIndex(self.name, self.folder, manifest, index, rows, mmap, verified=verify)
+        return LoadedIndex(self.name, self.folder, manifest, index, rows, mmap, verified, rerank)
 
-    def verify_files(self, manifest: Manifest) -> None:
-        """Check each data file named by the manifest against its size and sha256.
+    def verify_files(self, manifest: Manifest, *, full: bool = False) -> str:
+        """Check each data file named by the manifest: its size, and its sha256, or (unless `full`) for
+        files above `FULL_VERIFY_BYTES` the sha256 of sampled blocks. Returns "full" or "sampled".
 
         Raises:
             IndexLoadError: a file is missing or differs; the message says how to rebuild.
         """
         if not manifest.files:
             raise IndexLoadError(f"Index '{self.name}' lists no data files. {self._rebuild_hint(manifest)}")
+        sampled = 0
         for relative, record in manifest.files.items():
             path = self.folder / relative
             if not inside(path, self.folder):
                 raise IndexLoadError(f"Index '{self.name}' names a file outside its folder: {relative}.")
+            large = int(record.get("bytes", 0)) > fsio.FULL_VERIFY_BYTES
+            sample = not full and large and bool(record.get("sample_sha256"))
             try:
-                ok = path.stat().st_size == record.get("bytes") and sha256_file(path) == record.get("sha256")
+                ok = path.stat().st_size == record.get("bytes") and _same_digest(path, record, sample)
             except OSError:
                 raise self._damaged(manifest, f"{relative} is missing") from None
             if not ok:
                 raise self._damaged(manifest, f"{relative} does not match the checksum in its manifest")
+            sampled += int(record["bytes"]) if sample else 0
+        if sampled:
+            log.info(
+                "Index %s: %.1f GB of data files checked by size and sampled blocks; `%s` hashes every byte.",
+                self.name, sampled / 1e9, hints.verify_command(self.name),
+            )  # fmt: skip
+        return "sampled" if sampled else "full"
 
     def verify(self) -> None:
-        """Check everything: manifest, data files, structure, and every thumbnail against its name.
+        """Check everything: manifest, every byte of the data files, every metadata row, and every
+        thumbnail against its name.
 
         Raises:
             IndexLoadError: with every problem found and how to rebuild.
         """
-        loaded = self.read(mmap=True)
-        referenced = [row["_thumbnail"] for row in loaded.rows if row.get("_thumbnail")]
+        loaded = self.read(mmap=True, verify="full")
+        try:
+            rows = list(loaded.rows)
+        except ValueError as error:
+            raise self._damaged(loaded.manifest, f"a metadata row is not JSON ({error})") from None
+        if not all(isinstance(row, dict) and isinstance(row.get("_key"), str) for row in rows):
+            raise self._damaged(loaded.manifest, "bad metadata rows")
+        referenced = [row["_thumbnail"] for row in rows if row.get("_thumbnail")]
         problems = thumbnails.verify_thumbnails(self.folder, loaded.manifest.thumbnails, referenced)
         if problems:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
@@ -173,32 +212,12 @@ class IndexStore:
 
     # Writing -------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold `<folder>/.lock` for the duration of a build; the OS releases it if the process dies.
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold `<folder>/.lock` for the duration of a build.
 
-        Raises:
-            IndexWriteError: the folder cannot be created, or another build of this index is running.
+        Raises: IndexWriteError: the folder cannot be made, or another build of this index is running.
         """
-        with writing(self.folder):
-            self.folder.mkdir(parents=True, exist_ok=True)
-            handle = open(self.folder / LOCK, "a+")  # noqa: SIM115 - held open for the whole build
-        try:
-            try:
-                import fcntl
-            except ImportError:  # Windows: no advisory lock; concurrent builds of one index are on the user
-                fcntl = None
-            if fcntl is not None:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    raise IndexWriteError(
-                        f"Another build of index '{self.name}' is running (it holds {self.folder / LOCK}). "
-                        "Wait for it to finish, or stop it; an interrupted build resumes when re-run."
-                    ) from None
-            yield
-        finally:
-            handle.close()
+        return build_lock(self.folder)
 
     def delete(self) -> None:
         """Remove the index: every version, its thumbnails and any unfinished build.
@@ -238,6 +257,10 @@ class IndexStore:
             data.mkdir()
             atomic_write(data / INDEX_FILE, lambda tmp: ann.write_ann(built.index, tmp))
             atomic_write(data / METADATA_FILE, lambda tmp: tmp.write_text(_jsonl(rows), encoding="utf-8"))
+            files = [INDEX_FILE, METADATA_FILE]
+            if built.rerank is not None:  # a compressed index: its float16 vectors, beside it
+                atomic_write(data / RERANK_FILE, lambda tmp: ann_compressed.write_rerank(built.rerank, tmp))
+                files.append(RERANK_FILE)
             now = now_iso()
             names = [row["_thumbnail"].split("/")[-1] for row in rows if row.get("_thumbnail")]
             manifest = Manifest(
@@ -245,10 +268,10 @@ class IndexStore:
                 dim=record.dim, count=len(rows), index_type=built.index_type, index_params=built.params,
                 exact_threshold=record.exact_threshold, source=record.source, language=record.language,
                 created=record.created or now, updated=now, version=version,
-                files={f"{data.name}/{f}": file_record(data / f) for f in (INDEX_FILE, METADATA_FILE)},
+                files={f"{data.name}/{f}": file_record(data / f) for f in files},
                 thumbnails=thumbnails.thumbnails_record(names, self.folder) if record.kind == Kind.IMAGE
                 else {},
-                last_build=record.last_build,
+                last_build=record.last_build, memory_budget=record.memory_budget,
             )  # fmt: skip
             self.publish(manifest)
         self.clean(version, rows)
@@ -282,6 +305,12 @@ class IndexStore:
         except IndexLoadError:
             current = 0
         return max([current, *numbers], default=0) + 1
+
+
+def _same_digest(path: Path, record: Mapping[str, Any], sampled: bool) -> bool:
+    if sampled:
+        return sample_sha256(path) == record["sample_sha256"]
+    return sha256_file(path) == record.get("sha256")
 
 
 def _jsonl(rows: Iterable[Mapping[str, Any]]) -> str:

@@ -59,3 +59,24 @@ def use_fake_encoder(setattr_: Any = setattr) -> None:
 
     fakes = core.encoders.EncoderLoader(factory=lambda spec, sources, settings: FakeEncoder(settings))
     setattr_(core.encoders, "loader", fakes)
+
+
+class DiesOnceEncoder(FakeEncoder):
+    """A FakeEncoder whose first image batch, in whichever process embeds it, kills that process
+    (SIGKILL: no clean-up) after writing its pid to `marker`; every later batch is embedded."""
+
+    def __init__(self, settings: Settings, marker: str) -> None:
+        super().__init__(settings)
+        self.marker = marker
+
+    def embed_images(self, images: Sequence[Image.Image], *args: Any, **kwargs: Any) -> np.ndarray:
+        import os
+        import signal
+
+        try:
+            with open(self.marker, "x") as handle:  # only the first caller creates it
+                handle.write(str(os.getpid()))
+        except FileExistsError:
+            return super().embed_images(images, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+        raise AssertionError("unreachable")

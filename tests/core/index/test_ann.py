@@ -136,3 +136,19 @@ def test_an_ivf_index_round_trips_memory_mapped(clustered_vectors, tmp_path):
         np.testing.assert_array_equal(
             ann.search_ann(ann.BuiltIndex(read, IndexType.IVF, built.params), queries, 10)[1], expected[1]
         )
+
+
+def test_duplicates_count_as_found_when_recall_is_measured(random_vectors):
+    # The same photo many times: equal vectors are interchangeable, so finding any copy is a hit.
+    vectors, queries = random_vectors
+    copies = np.repeat(vectors[:150], 20, axis=0)  # the top 10 are 10 of the 20 copies of one vector
+    scores, truth = ann.exact_search(copies, queries, 10)
+    # The other 10 copies of that vector (BLAS may order equal rows by a last bit, not by id).
+    others = np.array([np.setdiff1d(row[0] // 20 * 20 + np.arange(20), row) for row in truth])
+    assert ann_tune.recall_at(others, truth) == 0.0
+    assert ann_tune.tied_recall_at(others, queries, copies, scores) == 1.0
+    wrong = truth.copy()
+    wrong[:, -1] = (truth[:, 0] + 20) % len(copies)  # a copy of another vector
+    assert ann_tune.tied_recall_at(wrong, queries, copies, scores) == pytest.approx(0.9)
+    built = ann.build_ann(copies, exact_threshold=1000)
+    assert built.index_type == "hnsw" and built.params["recall_at_10"] >= ann_tune.TUNING_RECALL

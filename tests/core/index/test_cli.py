@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +123,60 @@ def test_delete_and_pull(run, settings, image_folder, tmp_path):
     assert code == 2 and "No index named 'copy'" in err
     code, _, err = run("index", "push", "photos", "not a repo")
     assert code == 2 and "is not a dataset repo id" in err
+
+
+def _build_in_a_child(tmp_path, image_folder, *flags: str, script: str = "") -> subprocess.CompletedProcess:
+    """`index build photos` in a new process (no Ray instance connected yet), after `script`."""
+    code = script + "import sys, app; sys.exit(app.main(sys.argv[1:]))"
+    folder = ["--folder", str(image_folder)]
+    argv = ["--index-dir", str(tmp_path / "indexes"), "index", "build", "photos", *folder, *flags]
+    root = Path(__file__).resolve().parents[3]
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_engine_ray_without_ray_is_one_line_with_the_install_command(image_folder, tmp_path):
+    no_ray = "import sys; sys.modules['ray'] = None; "  # `import ray` fails, as where it is not installed
+    result = _build_in_a_child(tmp_path, image_folder, "--engine", "ray", script=no_ray)
+    assert "pip install -r requirements-ray.txt" in _one_error_line(result)
+    assert not (tmp_path / "indexes" / "photos").exists()  # refused before anything was written
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line_in_seconds(image_folder, tmp_path):
+    pytest.importorskip("ray")
+    result = _build_in_a_child(tmp_path, image_folder, "--engine", "ray", "--ray-address", "127.0.0.1:9")
+    line = _one_error_line(result)
+    assert "Nothing answers at the Ray address 127.0.0.1:9" in line and "ray start --head" in line
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ray-address", "10.0.0.1:6379"], "need --engine ray"),
+        (["--ray-actors", "2"], "need --engine ray"),
+        (["--engine", "ray", "--ray-actors", "0"], "ray_actors must be at least 1"),
+    ],
+)
+def test_ray_flags_that_cannot_work_are_refused(run, image_folder, flags, message):
+    code, _, err = run("index", "build", "photos", "--folder", str(image_folder), *flags)
+    assert code == 2 and message in err
+
+
+@pytest.mark.parametrize("budget", ["4XB", "-1GB", "0", "lots"])
+def test_a_memory_budget_that_is_not_a_size_is_refused(run, image_folder, budget, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run("index", "build", "photos", "--folder", str(image_folder), f"--memory-budget={budget}")
+    assert exit_.value.code == 2 and "is not a size" in capsys.readouterr().err

@@ -109,3 +109,52 @@ def test_one_build_at_a_time(store):
         pass
     with store.lock():  # released when the first build ends
         pass
+
+
+def test_large_metadata_is_read_on_access_and_equals_the_list(tmp_path):
+    from core.index.rows import LazyRows
+
+    path = tmp_path / "metadata.jsonl"
+    rows = [{"_key": f"row:{n}", "text": f"caption {n} é"} for n in range(50)]
+    path.write_text(
+        "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows) + "\n", encoding="utf-8"
+    )
+    lazy = LazyRows(path)
+    assert len(lazy) == 50 and lazy == rows and list(lazy) == rows
+    assert (lazy[0], lazy[-1], lazy[10:13]) == (rows[0], rows[-1], rows[10:13])
+    with pytest.raises(IndexError):
+        lazy[50]
+    (tmp_path / "empty.jsonl").write_text("")
+    assert len(LazyRows(tmp_path / "empty.jsonl")) == 0
+
+
+def test_large_files_are_checked_by_samples_on_load_and_whole_by_verify(store, monkeypatch):
+    from core.index import fsio, rows
+
+    # What a 5M-row index meets at 512 MiB, at sizes a test can write.
+    monkeypatch.setattr(fsio, "FULL_VERIFY_BYTES", 4096)
+    monkeypatch.setattr(fsio, "SAMPLE_BLOCK_BYTES", 256)
+    monkeypatch.setattr(fsio, "SAMPLE_BLOCKS", 4)
+    monkeypatch.setattr(rows, "LAZY_ROWS_BYTES", 0)
+    vectors = _unit(np.random.default_rng(0).standard_normal((600, 8)))
+    entries = [{"_key": f"row:{n}", "_signature": "", "_thumbnail": None, "row": n} for n in range(600)]
+    store.folder.mkdir(parents=True)
+    manifest = store.commit(entries, build_ann(vectors), _record())
+    index_file = store.folder / "v1" / "index.faiss"
+    assert "sample_sha256" in manifest.files["v1/index.faiss"]
+
+    loaded = store.read()
+    assert loaded.verified == "sampled" and isinstance(loaded.rows, rows.LazyRows) and loaded.rows == entries
+    assert store.read(verify="full").verified == "full"
+
+    data = bytearray(index_file.read_bytes())
+    middle = len(data) // 6  # between the sampled blocks (256 bytes at 0, 1/3, 2/3 and the end)
+    data[middle] ^= 0xFF
+    index_file.write_bytes(bytes(data))
+    assert store.read().verified == "sampled"  # the load's check does not read this byte...
+    with pytest.raises(IndexLoadError, match="does not match the checksum"):
+        store.verify()  # ...`index info --verify` does
+    data[10] ^= 0xFF  # in the first block: the load's check sees it
+    index_file.write_bytes(bytes(data))
+    with pytest.raises(IndexLoadError, match="does not match the checksum"):
+        store.read()
