@@ -37,7 +37,7 @@ from tests.reliability.fuzz import (
 )
 
 #: Values per parameter (the benchmark raises it through this variable).
-FUZZ_EXAMPLES = int(os.environ.get("SIGLIP_PROJECTS_FUZZ_EXAMPLES", "6"))
+FUZZ_EXAMPLES = int(os.environ.get("SIGLIP_PROJECTS_FUZZ_EXAMPLES", "4"))
 FUZZ_SETTINGS = settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
