@@ -46,13 +46,22 @@ def evaluate(
     language: str = texts.LANGUAGE_AUTO,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's way of asking for a progress bar
 ) -> EvaluateOutput:
-    """Evaluate `models` on an uploaded zip (`task` "zeroshot": class folders; "retrieval": images with
-    a metadata.jsonl/csv of captions).
+    """Evaluate models on your own labelled images: which model classifies (or retrieves) them best.
 
-    Returns `(status, table, plot, per_class_plot, confusion_matrices, results_json, files)`: a Markdown
-    summary naming the best model, one table row per model, the accuracy bar chart (retrieval: recall@k
-    curves), the per-class heatmap (None for retrieval), one PNG per confusion matrix, the
-    results as JSON (the `--json` shape of the command line), and the JSON, CSV and PNG files.
+    Args:
+        file: A .zip of class folders (cat/, dog/, ...) for "zeroshot", or of images with a
+            metadata.jsonl/csv of captions (file_name, caption) for "retrieval".
+        task: "zeroshot" (classification among the folder names) or "retrieval" (image<->caption).
+        models: Model keys to compare, e.g. ["siglip", "siglip2", "clip"].
+        template: Sentence with one {} for the class name, e.g. "This is a photo of {}.".
+        ensemble: Average CLIP's 80 ImageNet prompts per class instead of the template.
+        language: NLLB language code of the class names or captions, or "auto" to guess.
+
+    Returns:
+        (status, table, plot, per_class_plot, confusion_matrices, results_json, files): a Markdown
+        summary naming the best model, one table row per model, the accuracy bar chart (retrieval:
+        recall@k curves), the per-class heatmap (None for retrieval), one PNG per confusion matrix,
+        the results as JSON (the `--json` shape of the command line), and the JSON, CSV and PNG files.
     """
     if not file:
         raise gr.Error(texts.EVALUATE_NO_FILE, print_exception=False)
