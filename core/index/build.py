@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from core.config import Settings, get_settings
 from core.encoders import Encoder, get_encoder
@@ -84,31 +85,47 @@ def build_index(
     started = time.perf_counter()
     store = IndexStore.named(name, settings)
     source = source.excluding(store.folder.parent)
-    if options.engine == "ray":
-        from core.index.engines import ray_engine
-
-        ray = ray_engine.preflight(options)  # before a model loads: a missing Ray, a bad address fail at once
-        shipped = encoder  # actors embed with an encoder given here; else they load model_key
-        encoder = encoder or get_encoder(options.model_key, ray_engine.driver_settings(settings), bulk=True)
-        embedder = None
-    else:
-        encoder = encoder or get_encoder(options.model_key, settings, bulk=True)  # bf16 where native
-        embedder = Embedder(encoder, source.kind, options.language, options.image_runtime)
+    encoder, embed = _engine(options, settings, encoder, source.kind, progress)
     with store.lock():
         existing = None if options.rebuild else _existing(store, source, encoder, options.language)
         plan = Plan(source, existing, store.partial(job_of(source, encoder, options.language)))
-        if embedder is None:
-            run = ray_engine.embed_on_ray(ray, plan, store, encoder, shipped, options, settings, progress)
-        else:
-            from core.index.engines.local import embed_locally
-
-            run = embed_locally(plan, store, encoder, embedder, options, settings, progress)
+        run = embed(plan, store)
         manifest, outcome = _commit(store, plan, encoder, options)
     report = _report(store, plan, manifest, outcome, encoder, run, time.perf_counter() - started)
     log.info(
         "Built index %s: %d items, %d embedded, %.1f s", name, report.count, report.embedded, report.seconds
     )
     return report
+
+
+def _engine(
+    options: BuildOptions,
+    settings: Settings,
+    encoder: Encoder | None,
+    kind: Kind,
+    progress: ProgressCallback | None,
+) -> tuple[Encoder, Callable[[Plan, IndexStore], EngineRun]]:
+    """(encoder, embed): the model the build records (loaded here unless given) and the function that
+    embeds a plan's items with the chosen engine. Ray's preflight runs before any model loads, so a
+    missing Ray or a bad address fails at once; its actors embed with a given encoder, else they load
+    `options.model_key` themselves."""
+    if options.engine == "ray":
+        from core.index.engines import ray_engine
+
+        ray = ray_engine.preflight(options)
+        shipped = encoder
+        driver = ray_engine.driver_settings(settings)
+        loaded = encoder or get_encoder(options.model_key, driver, bulk=True)
+        return loaded, lambda plan, store: ray_engine.embed_on_ray(
+            ray, plan, store, loaded, shipped, options, settings, progress
+        )
+    from core.index.engines.local import embed_locally
+
+    loaded = encoder or get_encoder(options.model_key, settings, bulk=True)  # bf16 where native
+    embedder = Embedder(loaded, kind, options.language, options.image_runtime)
+    return loaded, lambda plan, store: embed_locally(
+        plan, store, loaded, embedder, options, settings, progress
+    )
 
 
 def _existing(
