@@ -12,8 +12,8 @@ from PIL import Image
 
 from apps import gallery, texts
 from apps.common import MODEL_CONCURRENCY_ID, load_image, user_error
-from apps.components import image_upload, number_slider, open_dropdown, query_input, short_text
-from apps.searching import DEFAULT_K, MAX_K, check_k
+from apps.components import guarded, image_upload, number_slider, open_dropdown, query_input
+from apps.searching import DEFAULT_K, MAX_K, check_index_name, check_k
 from core.config import Settings
 from core.encoders import is_loaded
 from core.errors import InvalidInputError, SiglipProjectsError
@@ -130,7 +130,7 @@ def build_compare_search_tab(settings: Settings) -> None:
 
 def _index_dropdown(label: str, choices: list[tuple[str, str]], value: str, elem_id: str) -> gr.Dropdown:
     dropdown = open_dropdown(label=label, choices=choices, value=value or None, elem_id=elem_id)
-    return short_text(dropdown, label)
+    return guarded(dropdown, check_index_name)
 
 
 def _refresh(current: str | None) -> Any:

@@ -172,13 +172,6 @@ def template_input(**kwargs: Any) -> gr.Textbox:
     return guarded(gr.Textbox(label="Template", max_length=MAX_TEMPLATE_CHARS, **kwargs), check_template)
 
 
-def check_choice(what: str, payload: object, choices: list[Any]) -> None:
-    """Refuse, with a clear `gr.Error`, a `payload` that is not one of `choices` (of their type)."""
-    if not any(payload == choice and type(payload) is type(choice) for choice in choices):
-        shown = ", ".join(quote(choice) for choice in choices[:12])
-        raise gr.Error(f"{what} must be one of {shown}; got {quote(payload)}.", print_exception=False)
-
-
 def _finite(number: float) -> bool:
     try:
         return math.isfinite(number)

@@ -14,9 +14,9 @@ import gradio as gr
 
 from apps import texts
 from apps.common import language_dropdown, user_error
-from apps.components import check_choice, guarded, template_input
+from apps.components import guarded, template_input
 from core.config import Settings
-from core.errors import SiglipProjectsError
+from core.errors import SiglipProjectsError, check_choice
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
 from core.evaluation.uploads import UploadResult, evaluate_upload
@@ -212,7 +212,7 @@ def _build_inputs() -> list[gr.components.Component]:
         template = template_input(value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
         ensemble = guarded(
             gr.Checkbox(label="Prompt ensemble", value=False, info=texts.ENSEMBLE_HELP),
-            lambda payload: check_choice("Prompt ensemble", payload, [True, False]),
+            lambda payload: check_choice("Prompt ensemble", payload, (True, False)),
         )
         language = language_dropdown("Language", "Guess from the texts", texts.EVALUATE_LANGUAGE_HELP)
     return [file, task, models, template, ensemble, language]
@@ -248,4 +248,4 @@ def _check_models(payload: object) -> None:
             print_exception=False,
         )
     for key in payload:
-        check_choice("Model", key, list(MODELS))
+        check_choice("Model", key, tuple(MODELS))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import stat
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,8 +159,18 @@ def _chunks(archive: zipfile.ZipFile, member: Member) -> Iterator[bytes]:
         raise InvalidInputError(f"The zip entry {quote_path(member.path)} is damaged ({error}).") from None
 
 
-def extract_zip(path: str | Path, destination: Path, limits: ZipLimits, label: str = "The zip") -> list[Path]:
+def extract_zip(
+    path: str | Path,
+    destination: Path,
+    limits: ZipLimits,
+    label: str = "The zip",
+    check: Callable[[list[Member]], None] | None = None,
+) -> list[Path]:
     """Unpack the checked members of the zip at `path` into the new folder `destination`.
+
+    Args:
+        check: Called with the checked members before anything is written (a caller's own limits);
+            it raises to refuse the zip.
 
     Returns:
         The paths written, in the zip's order.
@@ -171,6 +181,8 @@ def extract_zip(path: str | Path, destination: Path, limits: ZipLimits, label: s
     written = []
     with open_zip(path, label) as archive:
         members = checked_members(archive, limits, label)
+        if check is not None:
+            check(members)
         destination.mkdir(parents=True, exist_ok=False)
         for member in members:
             target = destination.joinpath(*member.parts)

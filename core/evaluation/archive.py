@@ -52,12 +52,13 @@ def extract_zip(path: str | Path, destination: Path, limits: ZipLimits) -> Path:
         InvalidInputError: not a zip, damaged, more images than a run takes, or refused by one of the
             checks of `core.archives`.
     """
-    with archives.open_zip(path, "The upload") as archive:
-        members = archives.checked_members(archive, limits.archive_limits())
-    images = sum(PurePosixPath(member.path).suffix.lower() in IMAGE_EXTENSIONS for member in members)
-    if images > limits.max_images:
-        raise InvalidInputError(too_many_images(images, limits.max_images))
-    archives.extract_zip(path, destination, limits.archive_limits())
+
+    def check(members: list[archives.Member]) -> None:
+        images = sum(PurePosixPath(member.path).suffix.lower() in IMAGE_EXTENSIONS for member in members)
+        if images > limits.max_images:
+            raise InvalidInputError(too_many_images(images, limits.max_images))
+
+    archives.extract_zip(path, destination, limits.archive_limits(), check=check)
     return data_root(destination)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Settings, get_settings
-from core.errors import InvalidInputError
+from core.errors import check_choice
 from core.evaluation.archive import ZipLimits, extract_zip
 from core.evaluation.data import Limits, read_caption_folder, read_class_folder
 from core.evaluation.plots import write_plots
@@ -65,8 +65,7 @@ def evaluate_upload(
         UnknownModelError, ModelLoadError: as `evaluate_zeroshot`.
     """
     settings = settings or get_settings()
-    if task not in TASKS:
-        raise InvalidInputError(f"The task must be one of {', '.join(TASKS)}, not {task!r}.")
+    check_choice("The task", task, TASKS)
     limits = Limits.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="siglip-eval-upload-") as unpacked:
         root = extract_zip(path, Path(unpacked) / "data", ZipLimits.from_settings(settings))

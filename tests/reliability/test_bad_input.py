@@ -411,7 +411,7 @@ def zips(tmp_path_factory) -> dict[str, str]:
         ("bomb.zip", "zeroshot", "refused as a zip bomb"),
         ("not-a-zip.zip", "zeroshot", "not a readable zip file"),
         ("good.zip", "retrieval", "The zip has no metadata.jsonl or metadata.csv"),
-        ("good.zip", "translation", r"Task must be one of 'zeroshot', 'retrieval'; got 'translation'"),
+        ("good.zip", "translation", r"Task must be one of zeroshot, retrieval, not 'translation'"),
     ],
 )
 def test_bad_evaluation_uploads_are_clear_errors(client, zips, name, task, message, assert_serving):
