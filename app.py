@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_arguments(serve, default=argparse.SUPPRESS)
 
     index = commands.add_parser("index", help="Build, update, search and inspect embedding indexes.")
-    from core.index.cli import add_index_commands
+    from core.index.cli.main import add_index_commands
 
     add_index_commands(index)
 

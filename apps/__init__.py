@@ -102,7 +102,9 @@ def launch(
 
     from apps import gallery
     from apps.request_limit import RequestBodyLimit
+    from core.index.searching.served import served_at_launch, set_publisher
 
+    set_publisher(gr.set_static_paths)  # the core says which thumbnail folders; Gradio serves them
     gallery.start_default_gallery(settings)
     demo.queue(default_concurrency_limit=max(1, settings.concurrency), max_size=MAX_QUEUE)
     return demo.launch(
@@ -114,7 +116,7 @@ def launch(
         max_file_size=max_file_size(settings),
         state_session_capacity=MAX_SESSIONS,
         app_kwargs={"middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES)]},
-        allowed_paths=gallery.served_folders(settings),
+        allowed_paths=served_at_launch(settings),
         mcp_server=settings.mcp,
         footer_links=["api", "settings"],
         theme=theme(),

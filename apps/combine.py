@@ -15,7 +15,7 @@ from apps.components import image_upload, number_slider, query_input, short_text
 from apps.searching import DEFAULT_K, DEFAULT_MODEL, NO_MINIMUM, SearchOutput, query_finder, search_with
 from core.errors import SiglipProjectsError
 from core.images import sketch_to_image
-from core.index import Hit, LoadedIndex, QueryPart, combine_parts
+from core.index import Hit, QueryPart, SearchTarget, combine_parts
 from core.index import similar as similar_items
 
 #: Most texts to leave out of one query.
@@ -70,7 +70,7 @@ def combined_search(
         yield [], texts.COMBINE_EMPTY
         return
 
-    def vector(loaded: LoadedIndex) -> Any:
+    def vector(loaded: SearchTarget) -> Any:
         return combine_parts(loaded, parts)
 
     what = texts.combined_what(image is not None and image != "", text, negatives)
@@ -104,7 +104,7 @@ def similar(
         yield [], texts.SELECT_FIRST
         return
 
-    def find(loaded: LoadedIndex, count: int, where: Any, floor: float | None) -> list[Hit]:
+    def find(loaded: SearchTarget, count: int, where: Any, floor: float | None) -> list[Hit]:
         hits = similar_items(loaded, str(item).strip(), count, where=where, min_score=floor)
         return [hit for hit in hits if hit.thumbnail is not None]
 

@@ -15,11 +15,9 @@ from apps.common import MODEL_CONCURRENCY_ID, load_image, user_error
 from apps.components import guarded, image_upload, number_slider, open_dropdown, query_input
 from apps.searching import DEFAULT_K, MAX_K, check_index_name, check_k
 from core.config import Settings
-from core.encoders import is_loaded
 from core.errors import InvalidInputError, SiglipProjectsError
-from core.index import QueryPart, combine_parts
-from core.index.catalog import catalog
-from core.registry import get_spec
+from core.index import QueryPart, SearchTarget, combine_parts
+from core.index.format.catalog import catalog
 
 #: (gallery A, status A, gallery B, status B).
 CompareOutput = tuple[list[tuple[str, str]], str, list[tuple[str, str]], str]
@@ -59,39 +57,33 @@ def compare_search(
         ([], texts.waiting_note(name)) for name in (index_a, index_b)
     ]
     for position, name in enumerate((index_a, index_b)):
-        sides[position] = ([], _pending(name))
+        try:
+            target = _open(name)
+        except SiglipProjectsError as error:
+            raise user_error(error) from None
+        waiting = texts.loading_note(target.spec.name) if not target.model_loaded() else None
+        sides[position] = ([], waiting or texts.running_note(name))
         yield (*sides[0], *sides[1])  # type: ignore[misc]
-        sides[position] = _side(name, parts, count)
+        sides[position] = _side(target, parts, count)
         yield (*sides[0], *sides[1])  # type: ignore[misc]
 
 
-def _pending(name: str) -> str:
-    key = _model_of(name, quiet=True)
-    if key and not is_loaded(key):
-        return texts.loading_note(get_spec(key).name)
-    return texts.running_note(name or "this index")
+def _open(name: str) -> SearchTarget:
+    """The image index `name`, opened for its own model (the registry and the check: once)."""
+    if not name or catalog().get(name) is None:
+        raise InvalidInputError(f"Choose two image indexes to compare (got {name[:80]!r}).")
+    return gallery.open_for_search(None, name)
 
 
-def _model_of(name: str, quiet: bool = False) -> str | None:
-    for entry in catalog().entries():
-        if entry.name == name:
-            return entry.model_key
-    if quiet:
-        return None
-    raise InvalidInputError(f"Choose two image indexes to compare (got {name[:80]!r}).")
-
-
-def _side(name: str, parts: list[QueryPart], k: int) -> tuple[list[tuple[str, str]], str]:
+def _side(target: SearchTarget, parts: list[QueryPart], k: int) -> tuple[list[tuple[str, str]], str]:
     started = time.perf_counter()
     try:
-        model = _model_of(name) or ""
-        loaded = gallery.index_for(model, name)
-        hits = gallery.find(loaded, combine_parts(loaded, parts), k)
+        hits = gallery.find(target, combine_parts(target, parts), k)
     except SiglipProjectsError as error:
         raise user_error(error) from None
     seconds = time.perf_counter() - started
     return gallery.items_of(hits, score_first=True), texts.compare_status(
-        get_spec(model).name, gallery.index_label(loaded), seconds
+        target.spec.name, gallery.index_label(target), seconds
     )
 
 

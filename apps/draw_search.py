@@ -243,7 +243,7 @@ def _filter_choices(model: str | None, index: str | None) -> list[tuple[str, str
     if not model:
         return []
     try:
-        return filter_choices(gallery.index_for(model, index or None))
+        return filter_choices(gallery.open_for_search(model, index).index)
     except SiglipProjectsError:
         return []
 

@@ -16,11 +16,11 @@ from apps import texts
 from apps.common import language_dropdown, user_error
 from apps.components import guarded, template_input
 from core.config import Settings
-from core.errors import SiglipProjectsError, check_choice
+from core.errors import SiglipProjectsError
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
 from core.evaluation.uploads import UploadResult, evaluate_upload
-from core.limits import quote
+from core.limits import check_choice, quote
 from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 

@@ -11,12 +11,11 @@ import gradio as gr
 
 from apps import gallery, texts
 from apps.common import user_error
-from core.encoders import is_loaded
 from core.errors import InvalidInputError, SiglipProjectsError
-from core.index import Hit, LoadedIndex, parse_filters
-from core.index.layout import check_name
+from core.index import Hit, SearchTarget, parse_filters
+from core.index.format.layout import check_name
 from core.limits import check_text, quote
-from core.registry import DEFAULT_MODEL_KEY, get_spec
+from core.registry import DEFAULT_MODEL_KEY
 
 DEFAULT_K = 9
 MAX_K = 48
@@ -28,14 +27,14 @@ NO_MINIMUM = -1.0
 #: (gallery items as (thumbnail path, caption), status in Markdown).
 SearchOutput = tuple[list[tuple[str, str]], str]
 #: How a search finds its hits in the chosen index: (index, k, where, min_score) -> hits.
-Finder = Callable[[LoadedIndex, int, Any, "float | None"], list[Hit]]
+Finder = Callable[[SearchTarget, int, Any, "float | None"], list[Hit]]
 
 
 def query_finder(query: object) -> Finder:
     """A Finder that searches for `query` (a text, an image, or a function of the index that gives
     its query vector)."""
 
-    def find(index: LoadedIndex, k: int, where: Any, floor: float | None) -> list[Hit]:
+    def find(index: SearchTarget, k: int, where: Any, floor: float | None) -> list[Hit]:
         vector = query(index) if callable(query) else query
         return gallery.find(index, vector, k, where, floor)
 
@@ -54,21 +53,20 @@ def search_with(
     model = model or DEFAULT_MODEL
     count = check_k(k)
     try:
-        name = get_spec(model).name
-        loaded = gallery.index_for(model, index or None)
+        target = gallery.open_for_search(model, index)  # the registry and the index's model: once
         where = parse_filters(filters)
         floor = None if min_score is None or min_score == NO_MINIMUM else min_score
-        if not is_loaded(model):
-            yield [], texts.loading_note(name)
-        hits = find(loaded, count, where, floor)
+        if not target.model_loaded():
+            yield [], texts.loading_note(target.spec.name)
+        hits = find(target, count, where, floor)
     except SiglipProjectsError as error:
         raise user_error(error) from None
     items = gallery.items_of(hits)
-    status = texts.search_status(len(items), what, name, gallery.index_label(loaded))
+    status = texts.search_status(len(items), what, target.spec.name, gallery.index_label(target))
     if where or floor is not None:
         status += texts.filtered_note(len(items), count)
-    elif count > len(loaded):
-        status += texts.whole_index_note(len(loaded), count)
+    elif count > len(target):
+        status += texts.whole_index_note(len(target), count)
     yield items, status
 
 

@@ -1,7 +1,7 @@
 """Tab "Your images": make a searchable collection from uploaded images or a zip, add to it, delete it,
 and see every index with its model, size and item count.
 
-Builds run as background jobs of the core (`core.index.collections`); the request that started one
+Builds run as background jobs of the core (`core.index.service.collections`); the request that started one
 follows it with a live progress bar, and the build goes on if the browser closes.
 """
 
@@ -17,8 +17,8 @@ from apps.common import user_error
 from apps.components import guarded, open_dropdown, short_text
 from core.config import Settings, get_settings
 from core.errors import SiglipProjectsError
-from core.index import collections
-from core.index.jobs import JobState, jobs
+from core.index.service import collections
+from core.index.service.jobs import JobState, jobs
 from core.limits import quote
 from core.registry import DEFAULT_MODEL_KEY, MODELS, get_spec
 
@@ -156,7 +156,7 @@ def _refuse_mcp(request: gr.Request | None) -> None:
 
 
 def _table(request: gr.Request | None = None) -> list[list[Any]]:
-    from core.index.cli_output import size_text
+    from core.index.cli.output import size_text
 
     owner = _owner(request)
     admin = get_settings().admin

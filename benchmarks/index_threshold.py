@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.index import ann, ann_tune
+from core.index import ann
+from core.index.ann import tuning
 
 
 def clustered(count: int, dim: int, rng: np.random.Generator, centres: np.ndarray) -> np.ndarray:
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             built = ann.build_ann(rows, exact_threshold=0, base=built)  # core.index's own path
             build_s = time.perf_counter() - started
-            ef = built.params.get("ef_search", ann_tune.EF_SEARCH_STEPS[-1])
+            ef = built.params.get("ef_search", tuning.EF_SEARCH_STEPS[-1])
             hnsw = built.index
             hnsw_1q = median_ms(lambda q, ef=ef, index=hnsw: ann.hnsw_search(index, q, 10, ef), singles)
             hnsw_b = once_ms(lambda q, ef=ef, index=hnsw: ann.hnsw_search(index, q, 10, ef), batch)

@@ -5,7 +5,7 @@
 Each line prints the p50 of the app's path, the p50 of the baseline measured in the same run (the
 two alternate call by call, so a busy machine slows both alike), and their ratio. Target: app path
 <= 1.25x the bare forward; repeated labels >= 2x faster. The search lines go through
-`core.index.search` (embed the query, search the index, make the hits) on an index of
+`core.index.searching.search` (embed the query, search the index, make the hits) on an index of
 `INDEX_TEXTS` captions, the size of the default WikiArt index.
 """
 

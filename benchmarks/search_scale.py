@@ -96,7 +96,7 @@ def latencies_ms(search, queries: np.ndarray) -> list[float]:
 def commit(built: ann.BuiltIndex, count: int, dim: int, index_dir: Path, name: str) -> float:
     """Write `built` as index `name` through the store, with one metadata row per vector; seconds."""
     from core.index import IndexStore, Kind
-    from core.index.store import BuildRecord
+    from core.index.format.store import BuildRecord
 
     store = IndexStore(index_dir / name)
     shutil.rmtree(store.folder, ignore_errors=True)
@@ -121,7 +121,7 @@ def child(index_dir: Path, name: str) -> None:
     """The search process: load (verified as load_index does), time single queries, report memory."""
     from core.config import Settings
     from core.index import IndexStore, load_index, search_batch
-    from core.index.ann_tune import recall_at
+    from core.index.ann.tuning import recall_at
 
     settings = Settings.from_env().with_(index_dir=index_dir)
     queries, truth = np.load(index_dir / "queries.npy"), np.load(index_dir / "truth.npy")

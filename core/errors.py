@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 
 class SiglipProjectsError(Exception):
     """Base class of every error whose message is meant for the user."""
@@ -39,15 +37,5 @@ class IndexMismatchError(IndexLoadError):
     """An index built with another model (or dimension) than the one asked for."""
 
 
-def check_choice(what: str, value: object, choices: Sequence[object]) -> None:
-    """The one rule (and message) for an option with a fixed set of values: `value` must equal one
-    of `choices` and be of its type (so 1 is not True, and "1" is not 1).
-
-    Raises:
-        InvalidInputError: `value` is not one of `choices`.
-    """
-    if not any(value == choice and isinstance(value, type(choice)) for choice in choices):
-        from core.limits import quote  # core.limits raises these errors
-
-        known = ", ".join(str(choice) for choice in choices)
-        raise InvalidInputError(f"{what} must be one of {known}, not {quote(value)}.")
+class NoIndexError(IndexLoadError):
+    """No index was built with the model asked for (the message says how to build one)."""

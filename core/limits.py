@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import reprlib
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.errors import InvalidInputError
@@ -126,3 +127,15 @@ def check_path(path: str | os.PathLike[str], what: str) -> Path:
 def model_text(text: str) -> str:
     """`text` cut at `MAX_TEXT_CHARS`: what `Encoder.embed_texts` hands its tokenizer."""
     return text if len(text) <= MAX_TEXT_CHARS else text[:MAX_TEXT_CHARS]
+
+
+def check_choice(what: str, value: object, choices: Sequence[object]) -> None:
+    """The one rule (and message) for an option with a fixed set of values: `value` must equal one
+    of `choices` and be of its type (so 1 is not True, and "1" is not 1).
+
+    Raises:
+        InvalidInputError: `value` is not one of `choices`.
+    """
+    if not any(value == choice and isinstance(value, type(choice)) for choice in choices):
+        known = ", ".join(str(choice) for choice in choices)
+        raise InvalidInputError(f"{what} must be one of {known}, not {quote(value)}.")

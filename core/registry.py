@@ -180,6 +180,15 @@ def get_spec(key: str) -> ModelSpec:
     raise UnknownModelError(f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}.")
 
 
+def spec_of(model: str | ModelSpec) -> ModelSpec:
+    """`model` itself when it is a spec (looked up once by the caller), else `get_spec(model)`.
+
+    Raises:
+        UnknownModelError: as `get_spec`.
+    """
+    return model if isinstance(model, ModelSpec) else get_spec(model)
+
+
 def all_slots() -> dict[str, str]:
     """Every override slot of every model, mapped to its default checkpoint."""
     return {slot: default for spec in MODELS.values() for slot, default in spec.slots().items()}

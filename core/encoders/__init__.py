@@ -13,7 +13,7 @@ from collections.abc import Callable
 from core.config import Settings, get_settings
 from core.encoders.base import Embeddings, Encoder, FastPath, ProgressCallback
 from core.errors import ModelLoadError, SiglipProjectsError
-from core.registry import ModelSpec, env_var, get_spec, resolve_sources, slot_name
+from core.registry import ModelSpec, env_var, get_spec, resolve_sources, slot_name, spec_of
 
 __all__ = [
     "Embeddings",
@@ -74,9 +74,10 @@ class EncoderLoader:
         #: How many times each model was actually loaded (the load test checks "once").
         self.load_counts: dict[str, int] = {}
 
-    def get(self, key: str, settings: Settings | None = None, *, bulk: bool = False) -> Encoder:
-        """The encoder of model `key`, loaded on the first call; see `get_encoder`."""
-        spec = get_spec(key)
+    def get(self, key: str | ModelSpec, settings: Settings | None = None, *, bulk: bool = False) -> Encoder:
+        """The encoder of model `key` (a registry key, or its spec), loaded on the first call; see
+        `get_encoder`."""
+        spec = spec_of(key)
         settings = run_settings(settings or get_settings(), bulk=bulk)
         cache_key = _cache_key(spec, settings)
         encoder = self._cache.get(cache_key)
@@ -92,8 +93,10 @@ class EncoderLoader:
                 self._cache[cache_key] = encoder
             return encoder
 
-    def is_loaded(self, key: str, settings: Settings | None = None, *, bulk: bool = False) -> bool:
-        return _cache_key(get_spec(key), run_settings(settings or get_settings(), bulk=bulk)) in self._cache
+    def is_loaded(
+        self, key: str | ModelSpec, settings: Settings | None = None, *, bulk: bool = False
+    ) -> bool:
+        return _cache_key(spec_of(key), run_settings(settings or get_settings(), bulk=bulk)) in self._cache
 
     def forget(self, key: str | None = None, settings: Settings | None = None) -> None:
         """Drop one loaded model (`key` as `settings` load it, for interactive and for bulk use), or
@@ -150,8 +153,9 @@ loader = EncoderLoader()
 load_counts = loader.load_counts
 
 
-def get_encoder(key: str, settings: Settings | None = None, *, bulk: bool = False) -> Encoder:
-    """Return the encoder of model `key`, loading it on the first call.
+def get_encoder(key: str | ModelSpec, settings: Settings | None = None, *, bulk: bool = False) -> Encoder:
+    """Return the encoder of model `key` (a registry key, or a spec already looked up), loading it on
+    the first call.
 
     With the default `precision=auto`, interactive uses (the default: zero-shot tabs, query
     embeddings) run in fp32, so their scores equal the fp32 reference; `bulk=True` (index builds,
@@ -168,7 +172,7 @@ def get_encoder(key: str, settings: Settings | None = None, *, bulk: bool = Fals
     return loader.get(key, settings, bulk=bulk)
 
 
-def is_loaded(key: str, settings: Settings | None = None, *, bulk: bool = False) -> bool:
+def is_loaded(key: str | ModelSpec, settings: Settings | None = None, *, bulk: bool = False) -> bool:
     """True when `key` is already in memory for that use (so a call will not wait for a load)."""
     return loader.is_loaded(key, settings, bulk=bulk)
 

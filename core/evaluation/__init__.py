@@ -11,7 +11,6 @@
 Importing this package loads no model and imports no ML library; matplotlib loads when a plot is drawn.
 """
 
-from core.evaluation.archive import ZipLimits, extract_zip
 from core.evaluation.data import (
     ClassificationData,
     ImageRef,
@@ -36,12 +35,10 @@ __all__ = [
     "Progress",
     "RetrievalData",
     "SkippedImage",
-    "ZipLimits",
     "benchmark_class_names",
     "ensemble_names",
     "evaluate_retrieval",
     "evaluate_zeroshot",
-    "extract_zip",
     "read_caption_folder",
     "read_class_folder",
     "read_classification_dataset",

@@ -9,9 +9,6 @@ cannot be read are skipped and listed then.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from core.errors import InvalidInputError
 from core.evaluation.prompts import folder_class_names
 from core.images import IMAGE_EXTENSIONS
 from core.limits import check_path, quote_path
+from core.tables import read_table
 
 CAPTION_FILES = ("metadata.jsonl", "metadata.csv")
 #: Captions are cut here: the text towers read at most 64 (SigLIP) or 77 (CLIP) tokens anyway.
@@ -39,6 +37,14 @@ class ImageRef:
     data: bytes | None = field(default=None, repr=False)
 
 
+def too_many_images(count: int, most: int) -> str:
+    return (
+        f"The upload holds {count:,} images; one run evaluates at most {most:,} "
+        "(SIGLIP_PROJECTS_EVAL_MAX_IMAGES). Upload a sample, or run `python app.py eval` on your "
+        "own machine, which has no limit."
+    )
+
+
 @dataclass(frozen=True)
 class Limits:
     """Most images and classes one run takes (None: no limit, as on the command line)."""
@@ -52,8 +58,6 @@ class Limits:
 
     def check(self, images: int, classes: int | None = None) -> None:
         """Raises: InvalidInputError: over a limit."""
-        from core.evaluation.archive import too_many_images
-
         if self.max_images is not None and images > self.max_images:
             raise InvalidInputError(too_many_images(images, self.max_images))
         if self.max_classes is not None and classes is not None and classes > self.max_classes:
@@ -240,28 +244,3 @@ def caption_list(value: Any) -> list[str]:
     """A caption cell as a list of trimmed captions: a string, or a list of strings (COCO style)."""
     values = value if isinstance(value, (list, tuple)) else [value]
     return [" ".join(str(text).split())[:MAX_CAPTION_CHARS] for text in values if text is not None]
-
-
-def read_table(path: Path) -> list[dict[str, Any]]:
-    """Rows of a .csv or .jsonl file.
-
-    Raises:
-        InvalidInputError: undecodable, or a JSONL line that is not a JSON object.
-    """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"Cannot read {path.name}: {error}.") from None
-    if path.suffix.lower() == ".csv":
-        return list(csv.DictReader(io.StringIO(text)))
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            if not isinstance(row, dict):
-                raise InvalidInputError(f"{path.name} line {number} is not a JSON object.")
-            rows.append(row)
-    return rows

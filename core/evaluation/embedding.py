@@ -18,12 +18,12 @@ from core.config import Settings
 from core.encoders import Encoder, get_encoder
 from core.errors import ModelLoadError
 from core.evaluation.data import ImageRef
-from core.index.decode import ImageLoader, LoadedImage, resolve_workers
-from core.index.embedder import Embedder
-from core.index.layout import Kind
-from core.index.reader import prefetch
+from core.index.build.decode import ImageLoader, LoadedImage, resolve_workers
+from core.index.build.embedder import Embedder
+from core.index.build.reader import prefetch
+from core.index.format.layout import Kind
+from core.index.format.thumbnails import THUMBNAIL_SIZE
 from core.index.sources import Item
-from core.index.thumbnails import THUMBNAIL_SIZE
 from core.vectors import normalize
 from core.zeroshot import label_cache
 
@@ -56,7 +56,7 @@ def embed_images(
     Raises:
         ModelLoadError: the model failed on every image of a batch (the model is at fault).
     """
-    embedder = Embedder(encoder, Kind.IMAGE, language=None)
+    embedder = Embedder(encoder, Kind.IMAGE)
     skipped: dict[int, str] = {}
     parts: list[np.ndarray] = []
     done = 0

@@ -1,7 +1,9 @@
 """An evaluation of an uploaded zip, start to end, as the app's Evaluate tab runs it.
 
-The zip is unpacked into a private temporary folder with every check of `core.evaluation.archive`,
-read with the settings' limits (images, classes), evaluated, and deleted; the JSON, the CSV and the
+The zip is unpacked into a private temporary folder with every check of `core.archives` (the archive is
+untrusted: `..` and absolute entries, links, encryption, bombs and oversized totals are refused from
+its directory before a byte is written) plus what an evaluation run may take (entries, images), read
+with the settings' limits (images, classes), evaluated, and deleted; the JSON, the CSV and the
 plots go to a fresh output folder, and output folders older than an hour are removed at each run so a
 public server does not fill its disk.
 """
@@ -12,20 +14,80 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from core import archives
 from core.config import Settings, get_settings
-from core.errors import check_choice
-from core.evaluation.archive import ZipLimits, extract_zip
-from core.evaluation.data import Limits, read_caption_folder, read_class_folder
+from core.errors import InvalidInputError
+from core.evaluation.data import Limits, read_caption_folder, read_class_folder, too_many_images
 from core.evaluation.plots import write_plots
 from core.evaluation.report import EvalReport
 from core.evaluation.runner import EvalOptions, Progress, evaluate_retrieval, evaluate_zeroshot
+from core.images import IMAGE_EXTENSIONS
+from core.limits import check_choice
 
 TASKS = ("zeroshot", "retrieval")
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "siglip-projects-eval"
 #: Output folders are kept this long (for downloads), then removed by a later run.
 KEEP_OUTPUTS_S = 3600
+
+
+#: The unpacked total may be this many times the largest upload.
+UNPACKED_FACTOR = 5
+#: Entries allowed besides the images (folders, a captions file, notes).
+EXTRA_ENTRIES = 1000
+
+
+@dataclass(frozen=True)
+class EvalZipLimits:
+    """What one evaluation zip may hold. Build it from the settings with `EvalZipLimits.from_settings`."""
+
+    max_unpacked_bytes: int
+    max_entries: int
+    max_images: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EvalZipLimits:
+        return cls(
+            max_unpacked_bytes=UNPACKED_FACTOR * settings.eval_max_upload_mb * 1_000_000,
+            max_entries=settings.eval_max_images + settings.eval_max_classes + EXTRA_ENTRIES,
+            max_images=settings.eval_max_images,
+        )
+
+    def archive_limits(self) -> archives.ZipLimits:
+        """The limits of `core.archives` (one entry may take the whole unpacked budget)."""
+        return archives.ZipLimits(self.max_entries, self.max_unpacked_bytes, self.max_unpacked_bytes)
+
+
+def unpack_upload(path: str | Path, destination: Path, limits: EvalZipLimits) -> Path:
+    """Unpack the zip at `path` into the new folder `destination`; return the data's root folder.
+
+    The root is `destination`, or its one top folder when the zip holds a single folder of class
+    folders or captions (what zipping a folder gives).
+
+    Raises:
+        InvalidInputError: not a zip, damaged, more images than a run takes, or refused by one of the
+            checks of `core.archives`.
+    """
+
+    def check(members: list[archives.Member]) -> None:
+        images = sum(PurePosixPath(member.path).suffix.lower() in IMAGE_EXTENSIONS for member in members)
+        if images > limits.max_images:
+            raise InvalidInputError(too_many_images(images, limits.max_images))
+
+    archives.extract_zip(path, destination, limits.archive_limits(), check=check)
+    return data_root(destination)
+
+
+def data_root(folder: Path) -> Path:
+    """`folder`, or its one visible sub-folder when that is all it holds and it holds folders or a
+    captions file itself (a zipped folder), so `data.zip/photos/cat/1.jpg` reads like `cat/1.jpg`."""
+    visible = [path for path in folder.iterdir() if not path.name.startswith(".") and path.name != "__MACOSX"]
+    if len(visible) == 1 and visible[0].is_dir():
+        inner = list(visible[0].iterdir())
+        if any(path.is_dir() for path in inner) or any(path.name.startswith("metadata.") for path in inner):
+            return visible[0]
+    return folder
 
 
 @dataclass(frozen=True)
@@ -68,7 +130,7 @@ def evaluate_upload(
     check_choice("The task", task, TASKS)
     limits = Limits.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="siglip-eval-upload-") as unpacked:
-        root = extract_zip(path, Path(unpacked) / "data", ZipLimits.from_settings(settings))
+        root = unpack_upload(path, Path(unpacked) / "data", EvalZipLimits.from_settings(settings))
         if task == "zeroshot":
             data = read_class_folder(root, limits, label="The zip")
             report = evaluate_zeroshot(data, options, settings=settings, progress=progress)

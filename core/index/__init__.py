@@ -8,54 +8,42 @@
         print(hit.score, hit.metadata["path"], hit.thumbnail)
 
 An index is a folder `<index_dir>/<name>/` holding a manifest, the FAISS index, the metadata of each
-item and display thumbnails. The rooms of this package, one concern each (data flows down the list):
+item and display thumbnails. The rooms of this package, one concern each (each
+imports only those above it):
 
-    cli             `python app.py index ...`: flags to sources and options, printing only
-    build           BuildOptions, BuildReport, build_index: lock -> plan -> read -> embed -> commit
-    search          load_index (cached, checked), search, similar (more like this), Hit; catalog:
-                    which index serves which model; jobs: background builds and their status
-    query, filters  query vectors: texts, images, vectors, weighted and negative combinations;
-                    metadata filters and the search among the rows that pass them
-    collections     the app's uploaded collections: limits, ownership, background builds, deletion
-    hub             push an index to a Hub dataset repo; pull one, every file verified
-    plan            keep / resume / embed / skip per item, and the rows of the new version
-    reader          items to chunks of loaded work, one step ahead of the model
-    decode          CPU decode (JPEG draft mode), thumbnails, preprocessing, worker processes
-    gpu_decode      batched nvJPEG decode, EXIF on tensors
-    embedder        batches to vectors; one-by-one fallback; the int8 runtime
-    ann, ann_tune   FAISS: flat / HNSW / IVF; choose, build, read, write, search; recall tuning
-    compat          the one rule on which model may read or extend an index
-    store           IndexStore: the one reader (`read`) and writer (`commit`) of the format; lock
-    manifest, thumbnails, partial   the files of an index: manifest.json, thumbnails/, .partial/
-    sources/        Item and Source; folder, text file, Hugging Face dataset, app uploads
-    layout, fsio    names and paths; atomic writes, checksums, full-disk errors
-    hints           the one place that spells CLI commands in messages
+    hints       the one place the core's messages spell CLI commands (a leaf)
+    ann/        FAISS: exact, HNSW, IVF, IVF-PQ; choose, build, tune, search, read and write files
+    format/     the folder on disk: names and paths, manifest, thumbnails, .partial/, the store (the one
+                reader and writer), verification, the model compatibility rule, the catalog (listing)
+    sources/    Item and Source: folders, text files, Hugging Face datasets, app uploads
+    build/      build_index: options (checked once), plan, reader, decoding, embedder, engines/
+    searching/  open the index a request names (once), query vectors, filters, search, more like this
+    service/    background jobs, the default WikiArt gallery, Hub push/pull, the app's collections
+    cli/        `python app.py index ...`, one module per sub-command
 
+Records of an index, one per stage of its life: `Manifest` (on disk), `IndexInfo` (listed by the
+catalog), `LoadedIndex` (read for searching), `SearchTarget` (opened for one model by a request).
 Importing this package loads no model and imports neither FAISS nor `datasets`.
 """
 
 from core.errors import IndexLoadError, IndexMismatchError, IndexWriteError
 from core.index.ann import EXACT_THRESHOLD
-from core.index.build import BuildOptions, BuildReport, build_index
-from core.index.compat import check_compatible, check_settings, expected_model_id
-from core.index.filters import filter_choices, parse_filters
-from core.index.layout import IndexType, Kind, index_path, index_root
-from core.index.loaded import LoadedIndex
-from core.index.manifest import IndexInfo, Manifest, list_indexes
-from core.index.plan import SkippedItem
-from core.index.query import Query, QueryPart, combine_parts, embed_query
-from core.index.search import (
-    Hit,
-    as_hf_dataset,
-    clear_cache,
-    load_index,
-    search,
-    search_batch,
-    similar,
-    verify_index,
-)
+from core.index.build.driver import build_index
+from core.index.build.options import BuildOptions, BuildReport
+from core.index.build.plan import SkippedItem
+from core.index.format.catalog import IndexInfo, list_indexes
+from core.index.format.compat import check_compatible, check_settings, expected_model_id
+from core.index.format.layout import IndexType, Kind, index_path, index_root
+from core.index.format.loaded import LoadedIndex
+from core.index.format.manifest import Manifest
+from core.index.format.store import IndexStore
+from core.index.searching.filters import filter_choices, parse_filters
+from core.index.searching.load import as_hf_dataset, clear_cache, load_index, verify_index
+from core.index.searching.query import Query, QueryPart, combine_parts, embed_query
+from core.index.searching.resolve import open_index
+from core.index.searching.search import Hit, search, search_batch, similar
+from core.index.searching.target import SearchTarget
 from core.index.sources import DatasetSource, FolderSource, Item, Source, TextFileSource
-from core.index.store import IndexStore
 from core.progress import ProgressCallback
 from core.registry import DEFAULT_MODEL_KEY
 
@@ -80,6 +68,7 @@ __all__ = [
     "ProgressCallback",
     "Query",
     "QueryPart",
+    "SearchTarget",
     "SkippedItem",
     "Source",
     "TextFileSource",
@@ -96,6 +85,7 @@ __all__ = [
     "index_root",
     "list_indexes",
     "load_index",
+    "open_index",
     "parse_filters",
     "search",
     "search_batch",

@@ -1,8 +1,9 @@
-"""How to fix it: the one place where the index core spells out commands and flags in its messages.
+"""How to fix it: the one place where the index core's messages spell out commands and flags.
 
 The core is a library; its errors say what went wrong, and end with the way out a user of the
 command line (the most common reader) can run. Keeping every such sentence here means the core's other
-modules never need to know the CLI's syntax.
+modules never need to know the CLI's syntax. (The command line itself, `core.index.cli`, and the dataset
+card that `index push` writes spell commands too: they are the CLI's own text.)
 """
 
 from __future__ import annotations
@@ -18,6 +19,37 @@ REPLACE = "add --rebuild (rebuild=True) to replace it"
 def build_command(name: str) -> str:
     """How to build a new index `name` from any source."""
     return f"python app.py index build {name} --folder PATH"
+
+
+def no_index_hint(model_key: str) -> str:
+    """How to make an image index for model `model_key`: from the WikiArt dataset, a folder, or the app."""
+    return (
+        f"Build one with `python app.py index build wikiart-{model_key} --dataset huggan/wikiart "
+        f"--limit 2000 --model-key {model_key}` (or --folder PATH), or create a collection in the Your "
+        "images tab; it is searchable at once."
+    )
+
+
+def image_index_hint() -> str:
+    return (
+        "Build one with `python app.py index build NAME --folder PATH`, or create a collection in the "
+        "Your images tab."
+    )
+
+
+def update_hint(name: str) -> str:
+    return f"update it with its own `python app.py index build {name} ...` command"
+
+
+def folder_build_hint() -> str:
+    return "index a folder with `python app.py index build NAME --folder PATH`, which has no limit"
+
+
+def pull_hint(example: bool = False) -> str:
+    """How to pull an index from the Hub: the command, or an example of it."""
+    if example:
+        return "e.g. `python app.py index pull my-user/wikiart-siglip`"
+    return "Pull a repo made by `python app.py index push`."
 
 
 def resume_hint(name: str) -> str:

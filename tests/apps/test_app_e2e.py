@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from apps import examples
 from core.images import sketch_to_image
-from core.index.search import load_index, search
+from core.index import load_index, search
 from core.zeroshot import classify
 from tests.apps.conftest import PAINTINGS
 

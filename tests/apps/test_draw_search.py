@@ -10,7 +10,8 @@ from PIL import Image, ImageDraw
 from apps import draw_search, gallery, texts
 from apps.common import final
 from core import encoders
-from core.index.search import load_index, search
+from core.index import load_index, search
+from core.index.searching.served import served_at_launch
 from tests.apps.conftest import PAINTINGS, painting
 
 
@@ -108,7 +109,7 @@ def test_the_default_gallery_build_fails_fast_offline_and_explains(tmp_path, app
 
 
 def test_served_folders_are_only_thumbnail_folders(app_settings):
-    folders = gallery.served_folders(app_settings)
+    folders = served_at_launch(app_settings)
     assert folders and all(folder.endswith("/thumbnails") for folder in folders)
     assert str(app_settings.index_dir / "wikiart" / "thumbnails") in folders
 
@@ -118,7 +119,8 @@ def test_while_the_gallery_builds_the_tab_shows_progress(tmp_path, app_settings)
 
     from core.config import set_settings
     from core.errors import SiglipProjectsError
-    from core.index.jobs import WIKIART_INDEX, jobs
+    from core.index.service.gallery import WIKIART_INDEX
+    from core.index.service.jobs import jobs
 
     set_settings(app_settings.with_(index_dir=tmp_path / "building"))
     reported, release = threading.Event(), threading.Event()

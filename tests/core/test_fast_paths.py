@@ -20,8 +20,8 @@ from core.encoders.base import collate
 from core.errors import InvalidInputError
 from core.images import open_image
 from core.index import BuildOptions, FolderSource, Item, build_index, load_index
-from core.index.decode import ImageLoader, draft_decode, encoded_jpeg, resolve_workers
-from core.index.gpu_decode import decode_jpegs_to_pixels, upright
+from core.index.build.decode import ImageLoader, draft_decode, encoded_jpeg, resolve_workers
+from core.index.build.gpu_decode import decode_jpegs_to_pixels, upright
 from tests.core.index.conftest import make_image
 
 KEYS = ["siglip", "siglip2", "siglip2-naflex", "siglip-multilingual", "clip", "nllb-clip", "mclip"]

@@ -3,7 +3,7 @@ after launch too), no user path opened, bounded uploads.
 
 Elsewhere: index checksums verified on load (tests/core/index/test_search.py::test_damaged_files_are_detected,
 test_a_tampered_thumbnail_is_detected); thumbnail paths from a tampered index never leave `thumbnails/`
-(core.index.search.LoadedIndex.thumbnail); served folders are thumbnail folders
+(core.index.searching.search.LoadedIndex.thumbnail); served folders are thumbnail folders
 (tests/apps/test_draw_search.py::test_served_folders_are_only_thumbnail_folders).
 """
 
@@ -160,7 +160,7 @@ def test_a_pickle_planted_in_an_unfinished_build_is_ignored(tiny_models, tmp_pat
         build_index,
         verify_index,
     )
-    from core.index.layout import PARTIAL
+    from core.index.format.layout import PARTIAL
     from tests.core.index.conftest import write_images
 
     settings = Settings.from_env().with_(index_dir=tmp_path / "indexes", batch_size=4)

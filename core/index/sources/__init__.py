@@ -1,5 +1,14 @@
 """Sources of index items: a folder of images, a text file, a Hugging Face dataset (images or texts),
-images uploaded in the app."""
+images uploaded in the app.
+
+    base        Item (plain, picklable fields) and Source; identity, labels, JSON-safe metadata
+    folder      a folder of images, searched recursively, with optional metadata files beside them
+    text_file   .txt (one text per line), .csv or .jsonl
+    hf_dataset  a Hugging Face dataset, streamed: images or texts of a column, ClassLabel names
+    uploads     images and zips uploaded in the app, read without unpacking anything to disk
+
+Each module imports only those above it.
+"""
 
 from core.index.sources.base import Item, Source, identity_of, source_label
 from core.index.sources.folder import FolderSource

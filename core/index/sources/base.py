@@ -9,9 +9,6 @@ listing a folder or streaming a dataset never holds every image in memory.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -20,8 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import InvalidInputError
-from core.index.layout import Kind
+from core.index.format.layout import Kind
 
 
 @dataclass(frozen=True)
@@ -126,38 +122,3 @@ def public_name(name: str) -> str:
 def scalars(row: Mapping[str, Any], exclude: set[str]) -> dict[str, Any]:
     """The JSON scalar fields of a table row, as metadata."""
     return {public_name(str(k)): jsonable(v) for k, v in row.items() if k not in exclude and is_scalar(v)}
-
-
-def read_table(path: Path) -> list[dict[str, Any]]:
-    """Rows of a .csv or .jsonl file.
-
-    Raises:
-        InvalidInputError: a line that is not a JSON object, or an undecodable file.
-    """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"Cannot read {path}: {error}.") from None
-    return parse_table(text, path.name)
-
-
-def parse_table(text: str, name: str) -> list[dict[str, Any]]:
-    """Rows of the text of a .csv file (by `name`) or of a .jsonl file.
-
-    Raises:
-        InvalidInputError: a line that is not a JSON object.
-    """
-    if name.lower().endswith(".csv"):
-        return list(csv.DictReader(io.StringIO(text)))
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as error:
-            raise InvalidInputError(f"{name} line {n} is not valid JSON ({error}).") from None
-        if not isinstance(row, dict):
-            raise InvalidInputError(f"{name} line {n} is not a JSON object.")
-        rows.append(row)
-    return rows

@@ -9,9 +9,10 @@ from typing import Any
 
 from core.errors import InvalidInputError
 from core.images import IMAGE_EXTENSIONS
-from core.index.layout import Kind
-from core.index.sources.base import Item, Source, read_table, scalars
+from core.index.format.layout import Kind
+from core.index.sources.base import Item, Source, scalars
 from core.limits import check_path, quote_path
+from core.tables import read_table
 
 #: HF ImageFolder convention: a metadata file at the root of an image folder, with a `file_name` column.
 SIDECAR_FILES = ("metadata.jsonl", "metadata.csv")

@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image
 
 from core.errors import InvalidInputError
-from core.index.layout import Kind
+from core.index.format.layout import Kind
 from core.index.sources.base import Item, Source, is_scalar, jsonable, public_name
 from core.index.sources.text_file import as_text, text_items
 from core.limits import check_path, quote, quote_path

@@ -9,9 +9,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from core.errors import InvalidInputError
-from core.index.layout import Kind
-from core.index.sources.base import Item, Source, read_table, scalars
+from core.index.format.layout import Kind
+from core.index.sources.base import Item, Source, scalars
 from core.limits import check_path, quote, quote_path
+from core.tables import read_table
 
 TEXT_FILE_TYPES = (".txt", ".csv", ".jsonl", ".ndjson")
 

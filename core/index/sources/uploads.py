@@ -19,10 +19,11 @@ from typing import Any
 from core.archives import Member, ZipLimits, checked_members, open_zip, read_member, safe_parts
 from core.errors import InvalidInputError
 from core.images import IMAGE_EXTENSIONS, MAX_IMAGE_BYTES
-from core.index.layout import Kind
-from core.index.loaded import LoadedIndex
-from core.index.sources.base import Item, Source, parse_table, scalars
+from core.index.format.layout import Kind
+from core.index.format.loaded import LoadedIndex
+from core.index.sources.base import Item, Source, scalars
 from core.index.sources.folder import SIDECAR_FILES
+from core.tables import parse_table
 
 #: Entries a zip may hold besides its images (folders, notes, a metadata file).
 EXTRA_ZIP_ENTRIES = 1000

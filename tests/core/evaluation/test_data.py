@@ -17,15 +17,14 @@ from core.errors import InvalidInputError
 from core.evaluation import (
     EvalOptions,
     Limits,
-    ZipLimits,
     evaluate_zeroshot,
-    extract_zip,
     read_caption_folder,
     read_class_folder,
     read_classification_dataset,
     read_retrieval_dataset,
 )
 from core.evaluation.prompts import folder_class_names
+from core.evaluation.uploads import EvalZipLimits, unpack_upload
 from tests.core.evaluation.conftest import write_caption_folder, write_class_folder
 from tests.core.index.conftest import make_image
 
@@ -173,7 +172,7 @@ def test_a_dataset_with_caption_lists_reads_every_caption(tmp_path, caption_fold
 # Zips
 
 
-LIMITS = ZipLimits.from_settings(Settings())
+LIMITS = EvalZipLimits.from_settings(Settings())
 
 
 def zip_bytes(entries: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
@@ -198,7 +197,7 @@ def test_a_zipped_folder_unpacks_to_its_classes(tmp_path):
     entries = {f"photos/{c}/{n}.png": png(n) for c in ("cat", "dog") for n in range(2)}
     entries |= {"__MACOSX/photos/._cat": b"resource fork", "photos/.DS_Store": b"x"}
     (tmp_path / "upload.zip").write_bytes(zip_bytes(entries))
-    root = extract_zip(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
+    root = unpack_upload(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
     assert root == tmp_path / "out" / "photos" and not (tmp_path / "out" / "__MACOSX").exists()
     assert read_class_folder(root).classes == ("cat", "dog")
 
@@ -221,23 +220,23 @@ def test_a_zipped_folder_unpacks_to_its_classes(tmp_path):
 def test_hostile_zips_are_refused_before_anything_is_written(tmp_path, entries, links, message):
     (tmp_path / "upload.zip").write_bytes(zip_bytes(entries, links))
     with pytest.raises(InvalidInputError, match=message):
-        extract_zip(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
+        unpack_upload(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
     assert not (tmp_path / "out").exists() and not (tmp_path / "evil.png").exists()
 
 
 def test_a_zip_may_not_unpack_to_more_than_its_limit(tmp_path):
-    small = ZipLimits(max_unpacked_bytes=1000, max_entries=10, max_images=10)
+    small = EvalZipLimits(max_unpacked_bytes=1000, max_entries=10, max_images=10)
     (tmp_path / "upload.zip").write_bytes(
         zip_bytes({"cat/1.png": os.urandom(600), "dog/1.png": os.urandom(600)})
     )
     with pytest.raises(InvalidInputError, match=r"unpacks to 0\.0 MB; at most 0\.0 MB"):
-        extract_zip(tmp_path / "upload.zip", tmp_path / "out", small)
+        unpack_upload(tmp_path / "upload.zip", tmp_path / "out", small)
 
 
 def test_a_file_that_is_not_a_zip_is_a_clear_error(tmp_path):
     (tmp_path / "upload.zip").write_bytes(png(1))
     with pytest.raises(InvalidInputError, match="not a readable zip file"):
-        extract_zip(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
+        unpack_upload(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
 
 
 def test_unpacking_stops_at_the_declared_size(tmp_path):
@@ -251,7 +250,7 @@ def test_unpacking_stops_at_the_declared_size(tmp_path):
     patched[central + 24 : central + 28] = (100).to_bytes(4, "little")
     (tmp_path / "upload.zip").write_bytes(bytes(patched))
     with pytest.raises(InvalidInputError):
-        extract_zip(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
+        unpack_upload(tmp_path / "upload.zip", tmp_path / "out", LIMITS)
     written = list(Path(tmp_path / "out").rglob("*.png"))
     assert all(path.stat().st_size <= 100 for path in written)
 

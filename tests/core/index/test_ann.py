@@ -9,13 +9,13 @@ from core.index import (
     BuildOptions,
     FolderSource,
     ann,
-    ann_tune,
     build_index,
     load_index,
     search_batch,
 )
-from core.index.layout import IndexType
-from core.index.search import prepare_vectors
+from core.index.ann import tuning
+from core.index.format.layout import IndexType
+from core.index.searching.query import prepare_vectors
 from tests.core.index.conftest import IMAGE_COUNT, write_images
 
 
@@ -48,9 +48,7 @@ def test_above_the_threshold_hnsw_reaches_the_recall_target(random_vectors):
     assert built.index_type == "hnsw"
     params = built.params
     assert params["M"] == ann.HNSW_M and params["ef_construction"] == ann.HNSW_EF_CONSTRUCTION
-    assert (
-        params["ef_search"] in ann_tune.EF_SEARCH_STEPS and params["recall_at_10"] >= ann_tune.TUNING_RECALL
-    )
+    assert params["ef_search"] in tuning.EF_SEARCH_STEPS and params["recall_at_10"] >= tuning.TUNING_RECALL
     assert _recall_at_10(built, vectors, queries) >= 0.95
 
 
@@ -65,7 +63,7 @@ def test_hnsw_grows_in_place_when_rows_are_only_added(random_vectors):
 
 def test_an_approximate_index_that_misses_the_target_is_not_kept(random_vectors, monkeypatch):
     vectors, _ = random_vectors
-    monkeypatch.setattr(ann_tune, "EF_SEARCH_STEPS", (1,))  # far too shallow a search to reach 0.95
+    monkeypatch.setattr(tuning, "EF_SEARCH_STEPS", (1,))  # far too shallow a search to reach 0.95
     built = ann.build_ann(vectors, exact_threshold=1000, hnsw_m=4, ef_construction=8)
     assert built.index_type == "flat" and "recall@10" in built.params["approximate_rejected"]
 
@@ -111,7 +109,7 @@ def test_above_the_ivf_threshold_ivf_reaches_the_recall_target(clustered_vectors
     assert built.index_type == "ivf"
     params = built.params
     assert params["nlist"] == ann.ivf_lists(len(vectors)) == 128
-    assert params["nprobe"] in ann_tune.NPROBE_STEPS and params["recall_at_10"] >= ann_tune.TUNING_RECALL
+    assert params["nprobe"] in tuning.NPROBE_STEPS and params["recall_at_10"] >= tuning.TUNING_RECALL
     assert _recall_at_10(built, vectors, queries) >= 0.95
     np.testing.assert_array_equal(ann.vectors_of(built.index), vectors)  # a copy, in id order
 
@@ -145,10 +143,10 @@ def test_duplicates_count_as_found_when_recall_is_measured(random_vectors):
     scores, truth = ann.exact_search(copies, queries, 10)
     # The other 10 copies of that vector (BLAS may order equal rows by a last bit, not by id).
     others = np.array([np.setdiff1d(row[0] // 20 * 20 + np.arange(20), row) for row in truth])
-    assert ann_tune.recall_at(others, truth) == 0.0
-    assert ann_tune.tied_recall_at(others, queries, copies, scores) == 1.0
+    assert tuning.recall_at(others, truth) == 0.0
+    assert tuning.tied_recall_at(others, queries, copies, scores) == 1.0
     wrong = truth.copy()
     wrong[:, -1] = (truth[:, 0] + 20) % len(copies)  # a copy of another vector
-    assert ann_tune.tied_recall_at(wrong, queries, copies, scores) == pytest.approx(0.9)
+    assert tuning.tied_recall_at(wrong, queries, copies, scores) == pytest.approx(0.9)
     built = ann.build_ann(copies, exact_threshold=1000)
-    assert built.index_type == "hnsw" and built.params["recall_at_10"] >= ann_tune.TUNING_RECALL
+    assert built.index_type == "hnsw" and built.params["recall_at_10"] >= tuning.TUNING_RECALL

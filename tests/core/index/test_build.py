@@ -22,7 +22,7 @@ from core.index import (
     search_batch,
     verify_index,
 )
-from core.index.fsio import sha256_file, write_error_message
+from core.index.format.fsio import sha256_file, write_error_message
 from tests.core.index.conftest import BATCH_SIZE, IMAGE_COUNT, make_image, write_images
 
 

@@ -1,11 +1,13 @@
-"""The catalog: which index serves which model, noticing new and changed manifests cheaply."""
+"""The catalog: which indexes there are, noticing new and changed manifests cheaply; and which index
+serves which model by default."""
 
 from __future__ import annotations
 
-import core.index.catalog as catalog_module
+import core.index.format.catalog as catalog_module
 from core.index import BuildOptions, FolderSource, build_index
-from core.index.catalog import Catalog
-from core.index.layout import index_root
+from core.index.format.catalog import Catalog
+from core.index.format.layout import index_root
+from core.index.searching.resolve import default_indexes
 from tests.core.index.conftest import write_images
 from tests.reliability.fake_encoder import FakeEncoder
 
@@ -34,18 +36,13 @@ def test_the_catalog_rereads_only_new_or_changed_manifests(settings, tmp_path, m
     assert sorted(reads) == ["first", "first", "second"]
 
 
-def test_by_model_prefers_the_named_index_and_skips_other_checkpoints(settings, tmp_path):
+def test_default_indexes_prefer_the_named_index_and_skip_other_checkpoints(settings, tmp_path):
     images = tmp_path / "images"
     write_images(images, range(3))
     fake = FakeEncoder(settings)  # model key "siglip", checkpoint "fake-encoder"
     for name in ("alpha", "wikiart"):
         build_index(name, FolderSource(images), BuildOptions(), settings=settings, encoder=fake)
-    catalog = Catalog(index_root(settings))
-    assert (
-        catalog.by_model(settings.with_model_overrides(["siglip=fake-encoder"]), first="wikiart")[
-            "siglip"
-        ].name
-        == "wikiart"
-    )
-    assert catalog.by_model(settings.with_model_overrides(["siglip=fake-encoder"]))["siglip"].name == "alpha"
-    assert catalog.by_model(settings) == {}  # the settings load another siglip checkpoint
+    fake_settings = settings.with_model_overrides(["siglip=fake-encoder"])
+    assert default_indexes(fake_settings, first="wikiart")["siglip"].name == "wikiart"
+    assert default_indexes(fake_settings, first=None)["siglip"].name == "alpha"
+    assert default_indexes(settings) == {}  # the settings load another siglip checkpoint

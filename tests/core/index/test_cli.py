@@ -107,7 +107,7 @@ def test_combined_search_filters_and_weights_match_the_core(run, settings, image
 
 def test_delete_and_pull(run, settings, image_folder, tmp_path):
     from core.index import IndexStore
-    from core.index.hub import stage_for_push
+    from core.index.service.hub import stage_for_push
 
     assert run("index", "build", "photos", "--folder", str(image_folder))[0] == 0
     stage_for_push(IndexStore.named("photos", settings), tmp_path / "snapshot")

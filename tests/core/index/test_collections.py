@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from core.errors import IndexLoadError, InvalidInputError, UnknownModelError
-from core.index import collections, load_index
-from core.index.catalog import catalog
-from core.index.jobs import JobState, jobs
+from core.index import load_index
+from core.index.format.catalog import catalog
+from core.index.service import collections
+from core.index.service.jobs import JobState, jobs
 from tests.core.index.test_uploads import files
 
 

@@ -7,11 +7,12 @@ import pytest
 
 from core.config import Settings
 from core.errors import InvalidInputError
-from core.index import IndexStore, Kind, TextFileSource, ann, ann_tune, build_index, load_index, search_batch
-from core.index.ann_compressed import ivf_of
-from core.index.fsio import sha256_file
-from core.index.layout import IndexType
-from core.index.store import BuildRecord
+from core.index import IndexStore, Kind, TextFileSource, ann, build_index, load_index, search_batch
+from core.index.ann import tuning
+from core.index.ann.basics import ivf_of
+from core.index.format.fsio import sha256_file
+from core.index.format.layout import IndexType
+from core.index.format.store import BuildRecord
 from tests.reliability.fake_encoder import FakeEncoder
 
 ROWS, DIM = 24_000, 64
@@ -38,7 +39,7 @@ def test_rows_that_do_not_fit_the_budget_get_a_compressed_index_that_does(compre
     params = built.params
     assert built.index_type == IndexType.IVFPQ and ann.ann_shape(built.index) == ("ivfpq", DIM, ROWS)
     assert DIM % params["m"] == 0 and params["index_bytes"] <= BUDGET < vectors.nbytes
-    assert params["recall_at_10"] >= ann_tune.TUNING_RECALL and "below_target" not in params
+    assert params["recall_at_10"] >= tuning.TUNING_RECALL and "below_target" not in params
     assert ann.choose_type(ROWS, DIM, memory_budget=vectors.nbytes * 2) == IndexType.HNSW
     assert ann.choose_type(ROWS, DIM, memory_budget=BUDGET) == IndexType.IVFPQ
 
@@ -66,8 +67,8 @@ def test_it_reaches_its_tuned_recall_on_held_out_queries(compressed):
     built, vectors, queries = compressed  # queries never indexed, unlike the tuning's held-out rows
     _, truth = ann.exact_search(vectors, queries, 10)
     _, found = ann.search_ann(built, queries, 10)
-    recall = ann_tune.recall_at(found, truth)
-    assert recall >= ann_tune.MIN_RECALL and recall >= built.params["recall_at_10"] - 0.02
+    recall = tuning.recall_at(found, truth)
+    assert recall >= tuning.MIN_RECALL and recall >= built.params["recall_at_10"] - 0.02
 
 
 def test_the_store_keeps_float16_vectors_beside_it_checksummed_and_memory_mapped(compressed, tmp_path):
@@ -100,9 +101,11 @@ def test_a_budget_too_small_for_any_code_is_a_clear_error(compressed):
 
 
 def test_an_update_grows_the_compressed_index_and_keeps_its_vectors(tmp_path, monkeypatch):
-    import core.index.plan
+    import core.index.build.plan
 
-    monkeypatch.setattr(core.index.plan, "IN_MEMORY_VECTORS", 0)  # gather vectors on disk, as for millions
+    monkeypatch.setattr(
+        core.index.build.plan, "IN_MEMORY_VECTORS", 0
+    )  # gather vectors on disk, as for millions
     texts = tmp_path / "texts.txt"
     texts.write_text("".join(f"caption {n}\n" for n in range(22_000)), encoding="utf-8")
     settings = Settings.from_env().with_(index_dir=tmp_path / "indexes", batch_size=2048)

@@ -14,8 +14,9 @@ import pytest
 from core.config import Settings
 from core.errors import IndexLoadError, InvalidInputError
 from core.index import FolderSource, IndexStore, build_index, load_index, search_batch
-from core.index.hub import install_snapshot, pull, stage_for_push
-from core.index.jobs import WIKIART_INDEX, JobState, jobs, start_default_gallery
+from core.index.service.gallery import WIKIART_INDEX, start_default_gallery
+from core.index.service.hub import install_snapshot, pull, stage_for_push
+from core.index.service.jobs import JobState, jobs
 from tests.core.index.conftest import IMAGE_COUNT, write_images
 
 

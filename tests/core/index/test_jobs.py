@@ -6,7 +6,7 @@ import threading
 
 from core.errors import SiglipProjectsError
 from core.index import FolderSource, build_index
-from core.index.jobs import Jobs, JobState
+from core.index.service.jobs import Jobs, JobState
 from tests.core.index.conftest import write_images
 from tests.reliability.fake_encoder import FakeEncoder
 

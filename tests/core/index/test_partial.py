@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.index import Item
-from core.index.partial import PartialBuild
+from core.index.format.partial import PartialBuild
 
 JOB = {"format_version": 1, "kind": "image", "model_key": "siglip", "model_id": "x", "dim": 4, "source": {}}
 

@@ -22,15 +22,15 @@ from core.index import (
     build_index,
     combine_parts,
     filter_choices,
-    filters,
     load_index,
     parse_filters,
     search,
     search_batch,
     similar,
 )
-from core.index.layout import IndexType
-from core.index.query import parse_weights
+from core.index.format.layout import IndexType
+from core.index.searching import filters
+from core.index.searching.query import parse_weights
 from tests.core.index.conftest import IMAGE_COUNT, make_image, write_images
 
 STYLES = ("Realism", "Cubism", "Pop Art")

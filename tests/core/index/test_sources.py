@@ -13,7 +13,7 @@ from PIL import Image
 from core.errors import InvalidInputError
 from core.images import open_image
 from core.index import DatasetSource, FolderSource, Kind, TextFileSource
-from core.index.decode import open_item
+from core.index.build.decode import open_item
 from tests.core.index.conftest import make_image, write_images
 
 

@@ -10,10 +10,10 @@ import pytest
 from core.config import Settings
 from core.errors import IndexLoadError, IndexWriteError
 from core.index import IndexStore, Kind
-from core.index.ann import build_ann
-from core.index.fsio import file_record
-from core.index.store import BuildRecord
-from core.index.thumbnails import make_thumbnail
+from core.index.ann.build import build_ann
+from core.index.format.fsio import file_record
+from core.index.format.store import BuildRecord
+from core.index.format.thumbnails import make_thumbnail
 from tests.core.index.conftest import make_image
 
 
@@ -112,7 +112,7 @@ def test_one_build_at_a_time(store):
 
 
 def test_large_metadata_is_read_on_access_and_equals_the_list(tmp_path):
-    from core.index.rows import LazyRows
+    from core.index.format.rows import LazyRows
 
     path = tmp_path / "metadata.jsonl"
     rows = [{"_key": f"row:{n}", "text": f"caption {n} é"} for n in range(50)]
@@ -129,7 +129,7 @@ def test_large_metadata_is_read_on_access_and_equals_the_list(tmp_path):
 
 
 def test_large_files_are_checked_by_samples_on_load_and_whole_by_verify(store, monkeypatch):
-    from core.index import fsio, rows
+    from core.index.format import fsio, rows
 
     # What a 5M-row index meets at 512 MiB, at sizes a test can write.
     monkeypatch.setattr(fsio, "FULL_VERIFY_BYTES", 4096)

@@ -1,0 +1,10 @@
+"""Services of the app around indexes: work that outlives one request, and sharing.
+
+    jobs         background builds by name, and where each stands
+    hub          push an index to a Hub dataset repo; pull one, every file verified
+    gallery      the default WikiArt gallery: pulled or built in the background on first start
+    collections  the app's uploaded collections: limits, ownership, background builds, deletion
+
+Each module imports only those above it (and `build`, `format`, `searching`,
+`sources`).
+"""
