@@ -30,7 +30,7 @@ def siglip_base(root: Path = CACHE) -> Path:
     import torch
     from transformers import AutoProcessor, SiglipConfig, SiglipModel
 
-    from tests.tiny_models import build_tiny_models
+    from core.testing.tiny_models import build_tiny_models
 
     tiny = build_tiny_models(root / "tiny")
     processor = AutoProcessor.from_pretrained(tiny["siglip"])

@@ -25,7 +25,7 @@ from typing import Any
 
 from benchmarks.common import machine  # sets HF_HUB_OFFLINE first
 from benchmarks.load_test import ROOT, Server, prepare
-from tests.reliability.fuzz import (
+from core.testing.fuzz import (
     ENDPOINTS,
     REQUEST_BUDGET_S,
     RSS_BUDGET_MB,

@@ -3,7 +3,7 @@
     python -m benchmarks.load_test                         # 16 users for 60 s
     python -m benchmarks.load_test --users 4 --seconds 10
 
-It builds the tests' tiny checkpoints (tests/tiny_models.py) and a 12-painting index (with SigLIP and
+It builds the tests' tiny checkpoints (core/testing/tiny_models/) and a 12-painting index (with SigLIP and
 with SigLIP 2), serves the app from a subprocess on a free localhost port, and runs the users in
 threads. Each user calls every endpoint in turn with its own uploads (searches of every kind, filters,
 more like this, side by side, the zero-shot tabs, /evaluate with a zip of 8 images in 2 class folders,
@@ -465,7 +465,7 @@ def prepare(workdir: Path, models: dict[str, str] | None = None) -> tuple[Path, 
     index. Returns (index dir, env)."""
     from PIL import Image, ImageDraw
 
-    from tests.tiny_models import build_tiny_models, env_var_name
+    from core.testing.tiny_models import build_tiny_models, env_var_name
 
     cache = Path(
         os.environ.get("SIGLIP_PROJECTS_TEST_CACHE") or Path.home() / ".cache" / "siglip-projects-tests"

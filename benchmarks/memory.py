@@ -58,7 +58,7 @@ def memory_kb(pid: int | str = "self") -> dict[str, int]:
 
 def build_checkpoints() -> dict[str, str]:
     """{slot: value for the app} of real-size random checkpoints, built once under ROOT."""
-    from tests.tiny_models import build_tiny_models
+    from core.testing.tiny_models import build_tiny_models
 
     tiny = build_tiny_models(CACHE / "tiny")
     slots = {

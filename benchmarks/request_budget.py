@@ -38,7 +38,7 @@ from PIL import Image
 
 from benchmarks.common import CACHE, machine  # sets HF_HUB_OFFLINE first
 from benchmarks.load_test import ROOT, Server, prepare
-from tests.reliability.fuzz import REQUEST_BUDGET_S, RSS_BUDGET_MB, RawClient, rss_mb
+from core.testing.fuzz import REQUEST_BUDGET_S, RSS_BUDGET_MB, RawClient, rss_mb
 
 IMAGES = CACHE / "request-budget-v1"
 #: The search endpoints' optional parameters after k and the model: index, min_score, filters.

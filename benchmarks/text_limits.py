@@ -65,7 +65,7 @@ def tokenizers() -> dict[str, Callable[[str], int]]:
     from open_clip.tokenizer import SimpleTokenizer
     from transformers import AutoTokenizer
 
-    from tests.tiny_models import build_tiny_models
+    from core.testing.tiny_models import build_tiny_models
 
     found: dict[str, Callable[[str], int]] = {}
     clip = SimpleTokenizer()

@@ -4,7 +4,7 @@ against `build_index` over the same images in a folder, in the same run.
     python -m benchmarks.upload_build                  # 200 images of 640x480, tiny models
     python -m benchmarks.upload_build --images 500 --size 1024
 
-The app serves with the tests' tiny checkpoints (tests/tiny_models.py), so the figures measure what the
+The app serves with the tests' tiny checkpoints (core/testing/tiny_models/), so the figures measure what the
 app adds around the model (upload, staging, hashing, the background job, progress) rather than the
 model. Each measurement runs `--repeats` times on a fresh name; medians are printed with the ratio to
 the folder build.
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ["SIGLIP_PROJECTS_WIKIART_SIZE"] = "0"
-    from tests.tiny_models import build_tiny_models, env_var_name
+    from core.testing.tiny_models import build_tiny_models, env_var_name
 
     cache = Path(
         os.environ.get("SIGLIP_PROJECTS_TEST_CACHE") or Path.home() / ".cache" / "siglip-projects-tests"

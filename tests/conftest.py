@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_models import build_tiny_models, env_var_name
+from core.testing.tiny_models import build_tiny_models, env_var_name
 
 CACHE_ENV = "SIGLIP_PROJECTS_TEST_CACHE"
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.tiny_models import EMBED_DIMS, NLLB_LANGUAGES, SLOTS, build_tiny_models, env_var_name
+from core.testing.tiny_models import EMBED_DIMS, NLLB_LANGUAGES, SLOTS, build_tiny_models, env_var_name
 
 HF_SLOTS = ("siglip", "siglip-multilingual", "siglip2", "siglip2-naflex", "clip")
 SIGLIP_FAMILY = ("siglip", "siglip-multilingual", "siglip2", "siglip2-naflex")

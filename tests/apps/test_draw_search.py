@@ -12,6 +12,7 @@ from apps.common import final
 from core import encoders
 from core.index import load_index, search
 from core.index.searching.served import served_at_launch
+from core.testing.calls import count_calls
 from tests.apps.conftest import PAINTINGS, painting
 
 
@@ -152,3 +153,17 @@ def test_indexes_built_with_other_checkpoints_are_not_offered(app_settings):
     )
     assert gallery.model_choices() == []
     assert "built with other checkpoints" in gallery.status_markdown()
+
+
+@pytest.mark.parametrize("index", ["", "wikiart"])
+def test_a_drawing_search_looks_its_model_up_once_and_checks_its_index_once(app_settings, index):
+    from core.index.format.compat import check_compatible
+    from core.registry import get_spec
+
+    def run():
+        return final(draw_search.draw_search(sketch_value(), k=3, index=index))
+
+    run()  # the model loaded and the index cached: what every later request meets
+    counts, (items, status) = count_calls(run, get_spec, check_compatible)
+    assert len(items) == 3 and "3 nearest to your drawing" in status
+    assert counts[get_spec] == 1 and counts[check_compatible] == 1, counts

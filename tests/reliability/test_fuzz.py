@@ -21,8 +21,7 @@ import app as cli
 from apps import examples
 from benchmarks.load_test import Server, prepare
 from core.limits import quote
-from tests.core.evaluation.conftest import write_caption_folder, write_class_folder
-from tests.reliability.fuzz import (
+from core.testing.fuzz import (
     ENDPOINTS,
     RSS_BUDGET_MB,
     Endpoint,
@@ -35,6 +34,7 @@ from tests.reliability.fuzz import (
     strings,
     upload_files,
 )
+from tests.core.evaluation.conftest import write_caption_folder, write_class_folder
 
 #: Values per parameter (the benchmark raises it through this variable).
 FUZZ_EXAMPLES = int(os.environ.get("SIGLIP_PROJECTS_FUZZ_EXAMPLES", "3"))

@@ -27,8 +27,8 @@ from PIL import Image
 from apps import MAX_REQUEST_BYTES, MAX_SESSIONS
 from apps.components import MAX_DATA_URL_CHARS
 from apps.examples import photo
+from core.testing.fuzz import RawClient, rss_mb
 from core.zeroshot import TEMPLATE_RULE
-from tests.reliability.fuzz import RawClient, rss_mb
 
 #: The optional parameters of the search endpoints after k and the model: index, min_score, filters.
 SEARCH_REST = ("", -1, [])

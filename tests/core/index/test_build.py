@@ -411,3 +411,15 @@ def test_a_killed_build_resumes(settings, siglip, image_folder, monkeypatch):
     assert report.resumed == 2 * BATCH_SIZE and sum(calls) == IMAGE_COUNT - 2 * BATCH_SIZE
     assert report.count == IMAGE_COUNT
     verify_index("photos", settings)
+
+
+def test_a_build_checks_its_options_once(settings, siglip, image_folder):
+    from core.limits import check_choice
+    from core.testing.calls import count_calls
+
+    options = BuildOptions(batch_size=BATCH_SIZE)
+    build = lambda: build_index("photos", FolderSource(image_folder), options, settings=settings)  # noqa: E731
+    counts, report = count_calls(build, BuildOptions.check, check_choice)
+    assert report.count == IMAGE_COUNT
+    # BuildOptions.check once, and in it each fixed-choice option once: engine, image runtime, decoder.
+    assert counts[BuildOptions.check] == 1 and counts[check_choice] == 3, counts

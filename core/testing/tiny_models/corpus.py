@@ -1,0 +1,78 @@
+"""The small multilingual corpus every tiny tokenizer is trained on: captions and zero-shot labels."""
+
+# Small multilingual corpus for training every tokenizer: short captions and zero-shot style labels.
+CORPUS: tuple[str, ...] = (
+    # English
+    "a photo of a cat",
+    "a photo of a dog",
+    "a photo of a car on the street",
+    "a red apple on a wooden table",
+    "two people walking on the beach at sunset",
+    "a bowl of soup with bread",
+    "a drawing of a house with a tree",
+    "a bird flying over the mountains",
+    "a white cup of coffee",
+    "This is a sketch of a bicycle.",
+    "The quick brown fox jumps over the lazy dog!",
+    "A city skyline at night, with lights.",
+    # German
+    "ein Foto einer Katze",
+    "ein Foto eines Hundes",
+    "ein rotes Auto auf der Straße",
+    "Zwei Menschen gehen am Strand spazieren.",
+    "Eine Schüssel Suppe mit Brot und Käse",
+    "Ein Vogel fliegt über die Berge.",
+    "Grüße aus München, schöne Größe, fünf Äpfel",
+    # French
+    "une photo d'un chat",
+    "une photo d'un chien",
+    "une voiture rouge dans la rue",
+    "Deux personnes marchent sur la plage au coucher du soleil.",
+    "Un bol de soupe avec du pain",
+    "Un oiseau vole au-dessus des montagnes.",
+    "Ça, c'est un café très élégant à côté de l'hôtel.",
+    # Turkish
+    "bir kedinin fotoğrafı",
+    "bir köpeğin fotoğrafı",
+    "sokakta kırmızı bir araba",
+    "Gün batımında sahilde yürüyen iki kişi.",
+    "Ekmekli bir kase çorba",
+    "Dağların üzerinde uçan bir kuş.",
+    "İstanbul'da güzel bir gün, ılık ve güneşli.",
+    # Japanese
+    "猫の写真",
+    "犬の写真",
+    "通りにある赤い車",
+    "夕日の浜辺を歩く二人。",
+    "パンとスープのボウル",
+    "山の上を飛ぶ鳥。",
+    "東京の夜景はとてもきれいです。",
+    # Arabic
+    "صورة قطة",
+    "صورة كلب",
+    "سيارة حمراء في الشارع",
+    "شخصان يمشيان على الشاطئ عند غروب الشمس.",
+    "وعاء من الحساء مع الخبز",
+    "طائر يطير فوق الجبال.",
+    # Chinese
+    "一只猫的照片",
+    "一只狗的照片",
+    "街上的一辆红色汽车",
+    "两个人在日落时沿着海滩散步。",
+    "一碗汤和面包",
+    "一只鸟飞过群山。",
+    # Russian
+    "фотография кошки",
+    "фотография собаки",
+    "красная машина на улице",
+    "Два человека гуляют по пляжу на закате.",
+    "Миска супа с хлебом",
+    "Птица летит над горами.",
+    # Emoji
+    "🐱 a cat 😺",
+    "🐶 ein Hund 🐕",
+    "🚗 une voiture 🚙",
+    "🍎 elma 🍏 りんご 🍏",
+    "🌅 日落 🏖️ закат",
+    "❤️ 👍 🎉 ✨ 🌍",
+)
