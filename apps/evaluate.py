@@ -123,6 +123,7 @@ def _outputs(result: UploadResult, seconds: float) -> EvaluateOutput:
     if report.task == "zeroshot":
         status.append(texts.ABSTAIN_NOTE)
     status += [f"Note: {note}" for note in report.notes]
+    status += [f"Note: {line}" for line in report.runtime_notes()]
     status += [
         f"**{get_spec(key).name} was not evaluated:** {reason}" for key, reason in report.unavailable.items()
     ]

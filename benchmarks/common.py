@@ -96,7 +96,10 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    from core.encoders.cpu import detect
+
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     return (
         f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
+        f"\nCPU features: {detect().describe()}"
     )

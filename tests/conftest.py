@@ -26,6 +26,26 @@ def _cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "siglip-projects-tests")
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The CPU the run is on: which outcomes of the CPU-dependent choices the real runs took."""
+    import torch
+
+    from core.encoders.cpu import detect
+
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _cpuinfo().splitlines() if line.startswith("model name")),
+        "",
+    )
+    return [f"cpu: {model} ({os.cpu_count()} cores), {detect().describe()}; torch {torch.__version__}"]
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 @pytest.fixture(scope="session")
 def tiny_models() -> Iterator[dict[str, str]]:
     """{slot: local model value}; also exported as SIGLIP_PROJECTS_MODEL_<SLOT> for the session."""

@@ -17,6 +17,8 @@ import numpy as np
 from PIL import Image
 
 from core.config import Settings
+from core.encoders.cpu import CpuFeatures
+from core.encoders.cpu import detect as detect_cpu
 from core.limits import model_text, quote
 from core.progress import ProgressCallback
 from core.registry import ModelSpec, sources_id
@@ -224,18 +226,20 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
-def native_low_precision(device: str) -> str:
+def native_low_precision(device: str, cpu: CpuFeatures | None = None) -> str:
     """The half precision `device` computes natively: "bf16" on CUDA GPUs with bf16 and on CPUs with
-    AVX512-BF16 or AMX, "fp16" on older GPUs, "fp32" on CPUs without (emulated bf16 is slower)."""
-    import torch
-
+    native bf16 (`CpuFeatures.native_bf16`: AVX512-BF16, AMX, ARM BF16; default: this CPU), "fp16" on
+    older GPUs, "fp32" on CPUs without (emulated bf16 is slower than fp32)."""
     if device.startswith("cuda"):
+        import torch
+
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return "bf16" if native else "fp32"
+    return "bf16" if (cpu or detect_cpu()).native_bf16 else "fp32"
 
 
-def resolve_precision(precision: str, device: str, *, bulk: bool = False) -> str:
+def resolve_precision(
+    precision: str, device: str, *, bulk: bool = False, cpu: CpuFeatures | None = None
+) -> str:
     """The precision ("fp32", "bf16" or "fp16") a model runs in for one kind of use.
 
     `auto` is fp32 for interactive uses (zero-shot tabs, query embeddings: one image or text at a time,
@@ -248,7 +252,7 @@ def resolve_precision(precision: str, device: str, *, bulk: bool = False) -> str
     from core.errors import InvalidInputError
 
     if precision == "auto":
-        return native_low_precision(device) if bulk else "fp32"
+        return native_low_precision(device, cpu) if bulk else "fp32"
     if precision not in PRECISIONS or (precision == "fp16" and not device.startswith("cuda")):
         raise InvalidInputError(
             f"Precision {quote(precision)} is not available on {device}: use auto, fp32 or bf16 "

@@ -16,10 +16,12 @@ import numpy as np
 
 from core.config import Settings
 from core.encoders import Encoder, get_encoder
+from core.encoders.runtimes import RuntimeChoice
 from core.errors import ModelLoadError
 from core.evaluation.data import ImageRef
 from core.index.build.decode import ImageLoader, LoadedImage, resolve_workers
 from core.index.build.embedder import Embedder
+from core.index.build.options import EmbedOptions
 from core.index.build.reader import prefetch
 from core.index.format.layout import Kind
 from core.index.format.thumbnails import THUMBNAIL_SIZE
@@ -45,18 +47,27 @@ def _item(position: int, ref: ImageRef) -> Item:
 
 
 def embed_images(
-    encoder: Encoder, images: Sequence[ImageRef], batch_size: int, advance: Advance | None = None
-) -> tuple[np.ndarray, dict[int, str]]:
+    encoder: Encoder,
+    images: Sequence[ImageRef],
+    batch_size: int,
+    advance: Advance | None = None,
+    runtime: EmbedOptions | None = None,
+) -> tuple[np.ndarray, dict[int, str], RuntimeChoice | None]:
     """Embed `images` in order, skipping those that cannot be read.
 
+    `runtime`: the image runtime and precision setting, as an index build takes them (default:
+    "auto", measured on the first batch, see `core.encoders.runtimes`).
+
     Returns:
-        (vectors, skipped): (n, D) float32 L2-normalised rows for the images that were read, in order,
-        and {position in `images`: reason} for the others.
+        (vectors, skipped, runtime): (n, D) float32 L2-normalised rows for the images that were read,
+        in order; {position in `images`: reason} for the others; the image runtime that embedded them
+        and why (None when no image could be read).
 
     Raises:
         ModelLoadError: the model failed on every image of a batch (the model is at fault).
     """
-    embedder = Embedder(encoder, Kind.IMAGE)
+    embedder = Embedder(encoder, Kind.IMAGE, runtime)
+    embedder.images = len(images)
     skipped: dict[int, str] = {}
     parts: list[np.ndarray] = []
     done = 0
@@ -85,7 +96,7 @@ def embed_images(
             if advance is not None:
                 advance(done)
     vectors = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), np.float32)
-    return np.ascontiguousarray(vectors, dtype=np.float32), dict(sorted(skipped.items()))
+    return np.ascontiguousarray(vectors, dtype=np.float32), dict(sorted(skipped.items())), embedder.choice
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

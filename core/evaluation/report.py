@@ -110,6 +110,18 @@ class EvalReport:
         path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return path
 
+    def runtime_notes(self) -> list[str]:
+        """One line per model: the image runtime that embedded its images and why (CPU runs measure
+        it on the first batch, see `core.encoders.runtimes`)."""
+        lines = []
+        for result in self.results.values():
+            runtime = result.details.get("image_runtime")
+            if runtime:
+                lines.append(
+                    f"{result.name}: images embedded with {runtime['runtime']}: {runtime['reason']}."
+                )
+        return lines
+
     def summary_rows(self) -> list[dict[str, Any]]:
         """One row per model (numbers as fractions), the columns of the tables and of the CSV."""
         rows = []

@@ -15,12 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.config import Settings, get_settings
+from core.encoders.runtimes import RuntimeChoice
 from core.errors import InvalidInputError, ModelLoadError, SiglipProjectsError
 from core.evaluation import embedding
 from core.evaluation.data import ClassificationData, ImageRef, RetrievalData, unique_names
 from core.evaluation.metrics import ZeroShotMetrics, recall_at_k, zeroshot_metrics
 from core.evaluation.report import EvalReport, ModelResult, SkippedImage, Task
+from core.index.build.options import IMAGE_RUNTIMES, EmbedOptions
 from core.languages import detect_language
+from core.limits import check_choice
 from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
@@ -32,13 +35,15 @@ Progress = Callable[[str, int, int, str], None]
 @dataclass(frozen=True)
 class EvalOptions:
     """How to run: which models (empty: every model of the registry), the class-name templates, the
-    texts' language code (None: guessed from the class names or captions, for NLLB-CLIP), and images
-    or texts per model call (None: the settings' batch size)."""
+    texts' language code (None: guessed from the class names or captions, for NLLB-CLIP), images
+    or texts per model call (None: the settings' batch size), and the image runtime on the CPU
+    ("auto": measured on the first batch, as index builds do; "torch"; "onnx-int8")."""
 
     models: tuple[str, ...] = ()
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
     language: str | None = None
     batch_size: int | None = None
+    image_runtime: str = "auto"
 
 
 def model_keys(models: Sequence[str]) -> list[str]:
@@ -63,6 +68,8 @@ class _ModelRun:
         self.batch_size = options.batch_size or settings.batch_size
         self.texts = texts
         self.report("loading", 0, 0)
+        self.runtime_options = EmbedOptions(image_runtime=options.image_runtime, precision=settings.precision)
+        self.runtime: RuntimeChoice | None = None
         self.encoder = embedding.load_encoder(key, settings)
         self.started = time.perf_counter()
         self.image_seconds = 0.0
@@ -75,8 +82,12 @@ class _ModelRun:
         total = len(images) + self.texts
         self.report("images", 0, total)
         started = time.perf_counter()
-        vectors, skipped = embedding.embed_images(
-            self.encoder, images, self.batch_size, lambda done: self.report("images", done, total)
+        vectors, skipped, self.runtime = embedding.embed_images(
+            self.encoder,
+            images,
+            self.batch_size,
+            lambda done: self.report("images", done, total),
+            self.runtime_options,
         )
         self.image_seconds = time.perf_counter() - started
         self.offset, self.total = len(images), total
@@ -93,6 +104,7 @@ class _ModelRun:
             **embedding.describe(self.encoder),
             "image_seconds": round(self.image_seconds, 3),
             "images_per_second": round(count / self.image_seconds, 2) if self.image_seconds else None,
+            **({"image_runtime": self.runtime.record()} if self.runtime is not None else {}),
         }
         seconds = time.perf_counter() - self.started
         name = get_spec(self.key).name
@@ -118,6 +130,7 @@ def evaluate_zeroshot(
     """
     settings = settings or get_settings()
     keys = model_keys(options.models)
+    check_choice("image_runtime", options.image_runtime, IMAGE_RUNTIMES)
     templates = options.templates or (DEFAULT_TEMPLATE,)
     language = options.language or detect_language(data.classes)
     results: dict[str, ModelResult] = {}
@@ -177,6 +190,7 @@ def evaluate_retrieval(
     """
     settings = settings or get_settings()
     keys = model_keys(options.models)
+    check_choice("image_runtime", options.image_runtime, IMAGE_RUNTIMES)
     language = options.language or detect_language(data.captions[:200])
     results: dict[str, ModelResult] = {}
     unavailable: dict[str, str] = {}

@@ -89,7 +89,7 @@ def build_index(
         existing = None if options.rebuild else _existing(store, source, encoder, options.language)
         plan = Plan(source, existing, store.partial(job_of(source, encoder, options.language)))
         run = engine.embed(EngineJob(plan, store, encoder, options.reading(settings), progress))
-        manifest, outcome = _commit(store, plan, encoder, options)
+        manifest, outcome = _commit(store, plan, encoder, options, run)
     report = _report(store, plan, manifest, outcome, encoder, run, time.perf_counter() - started)
     log.info(
         "Built index %s: %d items, %d embedded, %.1f s", name, report.count, report.embedded, report.seconds
@@ -105,10 +105,12 @@ def _engine(
     image runtime that cannot run this model fail at once). Ray's actors embed with a given encoder,
     else they load `options.model_key` themselves; the build's own copy stays off their GPUs."""
     if options.engine == "ray":
-        ray = RayEngine(options.ray(), options.embedding(), options.model_key, settings, shipped=encoder)
+        ray = RayEngine(
+            options.ray(), options.embedding(settings), options.model_key, settings, shipped=encoder
+        )
         return encoder or get_encoder(options.model_key, driver_settings(settings), bulk=True), ray
     loaded = encoder or get_encoder(options.model_key, settings, bulk=True)  # bf16 where native
-    return loaded, LocalEngine(loaded, kind, options.embedding())
+    return loaded, LocalEngine(loaded, kind, options.embedding(settings))
 
 
 def _existing(
@@ -135,7 +137,7 @@ def _existing(
 
 
 def _commit(
-    store: IndexStore, plan: Plan, encoder: Encoder, options: BuildOptions
+    store: IndexStore, plan: Plan, encoder: Encoder, options: BuildOptions, run: EngineRun
 ) -> tuple[Manifest, Outcome]:
     """Write the new version (or keep the existing one when nothing changed); return its manifest."""
     outcome = plan.outcome()
@@ -166,6 +168,7 @@ def _commit(
             "skipped_items": [
                 {"item": s.item, "reason": s.reason} for s in plan.skipped[:MANIFEST_SKIPPED_LIMIT]
             ],
+            **({"image_runtime": run.runtime} if run.runtime else {}),
         },
     )  # fmt: skip
     return store.commit(outcome.rows, built, record), outcome

@@ -1,22 +1,25 @@
 """The build's embedder: a batch of loaded payloads in, normalised vectors out.
 
-Images preprocessed by the reader (`Pixels`) go through the encoder's fast path (or, with
-`image_runtime="onnx-int8"`, an int8 image tower on ONNX Runtime once it agrees with fp32 on the first
-batch); decoded images and texts go through `embed_images` / `embed_texts`. A batch the model fails on
-is embedded one item at a time, so one odd input is skipped with its reason instead of stopping the
-build; if every item fails, the model (not the data) is at fault and the error is raised.
+Images preprocessed by the reader (`Pixels`) go through the image runtime chosen on the first batch
+(`image_runtime="auto"`: the fastest that agrees with fp32, see `core.encoders.runtimes`; "torch":
+the encoder's own fast path; "onnx-int8": an int8 tower whenever it agrees); decoded images and
+texts go through `embed_images` / `embed_texts`. A batch the model fails on is embedded one item at
+a time, so one odd input is skipped with its reason instead of stopping the build; if every item
+fails, the model (not the data) is at fault and the error is raised.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from core.encoders import Encoder
+from core.encoders import Encoder, onnx_tower, runtimes
 from core.encoders.base import collate
+from core.encoders.runtimes import RuntimeChoice
 from core.index.build.options import EmbedOptions
 from core.index.format.layout import Kind
 from core.vectors import normalize
@@ -25,7 +28,12 @@ log = logging.getLogger(__name__)
 
 
 class Embedder:
-    """Embeds a build's batches with one encoder; counts model time and collects notes for the report."""
+    """Embeds a build's batches with one encoder; counts model time and collects notes for the report.
+
+    Attributes:
+        choice: The image runtime in use and why, once the first batch of pixels decided it.
+        images: How many images the build will embed, when known (`runtimes.EXPORT_MIN_IMAGES`).
+    """
 
     def __init__(self, encoder: Encoder, kind: Kind, options: EmbedOptions | None = None) -> None:
         """Raises InvalidInputError: "onnx-int8" where it cannot run (its values are checked by
@@ -36,12 +44,15 @@ class Embedder:
         self.language = options.language
         self.seconds = 0.0
         self.notes: list[str] = []
-        self.int8: Any = None  # the int8 image tower, once a batch agreed with fp32
-        self.int8_pending = options.image_runtime == "onnx-int8" and kind == Kind.IMAGE
-        if self.int8_pending:
-            from core.encoders import onnx_int8
-
-            onnx_int8.int8_tower(encoder)  # exported (once) before the build starts; raises if unsupported
+        self.images: int | None = None
+        self.choice: RuntimeChoice | None = None
+        self._runtime = options.image_runtime
+        self._torch_reason = "image_runtime=torch"
+        self._embed_pixels: Callable[[dict[str, Any]], np.ndarray] | None = None
+        if kind == Kind.IMAGE and self._runtime == "onnx-int8":
+            onnx_tower.export(encoder)  # before the build starts; raises if the model cannot run there
+        elif self._runtime == "auto" and options.precision != "auto":  # honoured as given
+            self._runtime, self._torch_reason = "torch", f"precision {options.precision} was asked for"
 
     def embed(self, payloads: list[Any]) -> tuple[np.ndarray, dict[int, str]]:
         """(vectors of the items that could be embedded, {position: reason} of those that could not)."""
@@ -77,30 +88,28 @@ class Embedder:
         if not isinstance(payloads[0], dict):  # decoded images: the family has no fast path
             return self.encoder.embed_images(payloads, batch_size=len(payloads))
         pixels = collate(payloads)
-        if self.int8_pending:
-            self._try_int8(pixels)
-        if self.int8 is not None:
-            return self.int8.embed(pixels)
-        return self.encoder.fast_path.embed(pixels)  # type: ignore[union-attr]
+        if self._embed_pixels is not None:
+            return self._embed_pixels(pixels)
+        return self._choose(pixels)
 
-    def _try_int8(self, pixels: dict[str, Any]) -> None:
-        """Check the int8 image tower against fp32 on this batch; use it from now on if it agrees."""
-        from core.encoders import onnx_int8
-
-        self.int8_pending = False
-        tower = onnx_int8.int8_tower(self.encoder)
-        cosine = tower.agreement(pixels)
-        if cosine >= onnx_int8.MIN_COSINE:
-            self.int8 = tower
-            self.notes.append(
-                f"Images embedded by the int8 ONNX Runtime tower (cosine to fp32 {cosine:.5f})."
-            )
+    def _choose(self, pixels: dict[str, Any]) -> np.ndarray:
+        """Decide the image runtime on the first batch of pixels (see `core.encoders.runtimes`) and
+        return the batch's embeddings (those of the trial's sample are reused)."""
+        if self._runtime == "torch":
+            choice = RuntimeChoice(runtimes.torch_name(self.encoder), self._torch_reason)
+            embed = self.encoder.fast_path.embed  # type: ignore[union-attr]
+            done = np.zeros((0, self.encoder.dim), np.float32)
         else:
-            self.notes.append(
-                f"The int8 image tower agreed with fp32 only at cosine {cosine:.5f} < "
-                f"{onnx_int8.MIN_COSINE} on the first batch: images were embedded with torch instead."
+            only = self._runtime == "onnx-int8"
+            choice, candidate, done = runtimes.choose(
+                self.encoder, pixels, images=self.images, int8_only=only
             )
+            embed = candidate.embed
+        self.choice, self._embed_pixels = choice, embed
+        self.notes.append(choice.note())
         log.info(self.notes[-1])
+        rest = {key: value[len(done) :] for key, value in pixels.items()}
+        return np.concatenate([done, embed(rest)]) if len(rest["pixel_values"]) else done
 
 
 def _model_failure(error: Exception) -> str:

@@ -23,8 +23,10 @@ from core.registry import DEFAULT_MODEL_KEY
 
 #: Ways to run the embedding of a build (see `core.index.build.engines`).
 ENGINES = ("local", "ray")
-#: Ways to run the image model in a build (see `core.index.build.embedder`).
-IMAGE_RUNTIMES = ("torch", "onnx-int8")
+#: Ways to run the image model in a build or evaluation on the CPU (see `core.encoders.runtimes`):
+#: "auto" times the candidates on the first batch and keeps the fastest that agrees with fp32,
+#: "torch" is the encoder's own path, "onnx-int8" an int8 tower whenever it agrees.
+IMAGE_RUNTIMES = ("auto", "torch", "onnx-int8")
 #: How JPEG files are decoded: "auto" (on the GPU when the encoder runs on one), "pil" (always the
 #: CPU path), "torchvision" (batched `decode_jpeg` on the encoder's device, the GPU path, on any device).
 JPEG_DECODERS = ("auto", "pil", "torchvision")
@@ -87,10 +89,12 @@ class ReadOptions:
 
 @dataclass(frozen=True)
 class EmbedOptions:
-    """The embedder's slice: the texts' source language and the image runtime."""
+    """The embedder's slice: the texts' source language, the image runtime, and the precision setting
+    (an explicit precision keeps "auto" from measuring other runtimes)."""
 
     language: str | None = None
-    image_runtime: str = "torch"
+    image_runtime: str = "auto"
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -115,9 +119,10 @@ class BuildOptions:
         language: Source-language code of texts, for models that need one (NLLB-CLIP: `fra_Latn`).
         decode_workers: Processes that decode and preprocess images while the model runs; "auto":
             none on the CPU (the model uses every core), one per spare core (up to 8) beside a GPU.
-        image_runtime: "torch", or "onnx-int8" to embed images with an int8 copy of the image tower
-            on ONNX Runtime (CPU, fixed-size transformers models; about 1.4x faster than bf16 on CPUs
-            without AMX), used only if the first batch agrees with fp32 at cosine >= 0.999.
+        image_runtime: "auto" (with `precision=auto` on the CPU: the candidates that exist on this CPU,
+            torch, ONNX Runtime fp32 and int8 variants, are timed on the first batch and the fastest
+            whose embeddings agree with fp32 is kept; see `core.encoders.runtimes`), "torch" (the
+            encoder's own path), or "onnx-int8" (an int8 tower whenever it agrees with fp32).
         jpeg_decode: "auto" (JPEGs decoded on the GPU beside one), "pil" or "torchvision" (the GPU
             path's batched decode on the encoder's device, whatever it is).
         memory_budget: Most bytes of RAM the index may take when searched. Above the exact threshold,
@@ -140,7 +145,7 @@ class BuildOptions:
     thumbnail_size: int = THUMBNAIL_SIZE
     language: str | None = None
     decode_workers: int | str | None = "auto"
-    image_runtime: str = "torch"
+    image_runtime: str = "auto"
     jpeg_decode: str = "auto"
     memory_budget: int | None = None
     engine: str = "local"
@@ -183,8 +188,9 @@ class BuildOptions:
             decode_workers=parse_workers(self.decode_workers),
         )
 
-    def embedding(self) -> EmbedOptions:
-        return EmbedOptions(language=self.language, image_runtime=self.image_runtime)
+    def embedding(self, settings: Settings) -> EmbedOptions:
+        """The embedder's options (the precision setting comes from `settings`)."""
+        return EmbedOptions(self.language, self.image_runtime, settings.precision)
 
     def ray(self) -> RayOptions:
         return RayOptions(address=self.ray_address, actors=self.ray_actors, actor_cpus=self.ray_actor_cpus)

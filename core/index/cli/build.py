@@ -78,9 +78,10 @@ def _add_speed_options(build: argparse.ArgumentParser) -> None:
     speed.add_argument(
         "--image-runtime",
         choices=IMAGE_RUNTIMES,
-        default="torch",
-        help="onnx-int8: embed images with an int8 image tower on ONNX Runtime (CPU; about 1.4x faster "
-        "than bf16 without AMX), used only if its first batch agrees with fp32 at cosine >= 0.999.",
+        default="auto",
+        help="auto (default): on the CPU, time torch and ONNX Runtime fp32/int8 on the first batch and keep "
+        "the fastest whose embeddings agree with fp32 (cosine >= 0.999, same neighbours); torch: the "
+        "model's own path; onnx-int8: an int8 tower whenever it agrees.",
     )
 
 

@@ -136,7 +136,7 @@ def test_images_take_the_index_builders_fast_path(tmp_path, settings):
         make_image(n, size=(1200, 800)).save(tmp_path / f"{n}.jpg", quality=90)  # decoded at 1/2
     refs = [ImageRef(path.name, path=path) for path in image_files(tmp_path)]
     encoder = load_encoder("siglip", settings)
-    vectors, skipped = embed_images(encoder, refs, batch_size=4)
+    vectors, skipped, _ = embed_images(encoder, refs, batch_size=4)
     build_index("fast", FolderSource(tmp_path), BuildOptions(model_key="siglip"), settings=settings.with_(
         index_dir=tmp_path / "idx"))  # fmt: skip
     index = load_index("fast", settings=settings.with_(index_dir=tmp_path / "idx"))

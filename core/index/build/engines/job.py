@@ -7,6 +7,7 @@ does: Ray missing, a runtime that cannot run this model), then runs one job: `en
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.encoders import Encoder
 from core.index.build.options import ReadOptions
@@ -40,7 +41,9 @@ class EngineJob:
 
 @dataclass
 class EngineRun:
-    """What an engine reports back: model time (summed over replicas) and notes for the report."""
+    """What an engine reports back: model time (summed over replicas), notes for the report, and the
+    image runtime's choice for the manifest (`RuntimeChoice.record()`; None when none was made)."""
 
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    runtime: dict[str, Any] | None = None

@@ -23,6 +23,7 @@ class LocalEngine:
         plan, embedder = job.plan, self.embedder
         reader = Reader(plan, job.encoder, job.store, job.reading)
         items, total = plan.items()
+        embedder.images = total or None  # a small build does not export an ONNX tower
         done = 0
         job.report(done, total)
         for chunk in prefetch(lambda: reader.chunks(items)):
@@ -33,7 +34,8 @@ class LocalEngine:
                 _embed(plan, embedder, batch)
             done += plan.progress(work.action for work in chunk)
             job.report(done, max(total, done) if total else 0)
-        return EngineRun(embedder.seconds, list(embedder.notes))
+        choice = embedder.choice.record() if embedder.choice is not None else None
+        return EngineRun(embedder.seconds, list(embedder.notes), choice)
 
 
 def _embed(plan: Plan, embedder: Embedder, batch: list[Work]) -> None:

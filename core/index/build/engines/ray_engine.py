@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from dataclasses import replace
 from typing import Any
 
 from core.config import Settings
@@ -96,7 +97,9 @@ class RayEngine:
         if options.address and not self.ray.is_initialized():
             _check_reachable(options.address)
         self.options = options
-        self.embedding = embedding
+        # Each actor would time the runtimes on its own first batch, and might choose differently.
+        self.measured = embedding.image_runtime == "auto"
+        self.embedding = replace(embedding, image_runtime="torch") if self.measured else embedding
         self.model_key = model_key
         self.settings = settings
         self.shipped = shipped
@@ -118,6 +121,8 @@ class RayEngine:
             dataset, note = self._pipeline(shards, job)
             run = _collect(dataset, job.plan, job.store, total, job.progress)
             run.notes.insert(0, f"{note}; {len(shards)} shards of up to {SHARD_ITEMS} items.")
+            if self.measured:
+                run.notes.insert(1, "Ray builds embed with torch (image_runtime auto measures local builds).")
             return run
         finally:
             if connected_here:  # leaves a cluster running; stops the instance ray.init started here

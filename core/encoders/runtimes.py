@@ -1,0 +1,242 @@
+"""Which runtime embeds the images of a CPU build or evaluation, chosen by measurement.
+
+`image_runtime="auto"` (the default): on the first batch of the user's own images, with the real
+checkpoint, every candidate that exists on this CPU embeds the same sample after a one-image warm-up:
+torch at the bulk precision (bf16 where native, else fp32), the fp32 export on ONNX Runtime, and the
+int8 variants worth trying on this CPU (`onnx_tower.quantisations_for`). The fastest candidate whose
+embeddings agree with fp32 (`agreement`: cosine >= `MIN_COSINE` for every image, and every image's
+nearest neighbour within the sample unchanged) embeds the rest; the choice, its reason and every
+candidate's figures go into the build report and the manifest (`RuntimeChoice.record`).
+
+Only bulk work takes this path, and only with `precision=auto` (an explicit precision is honoured
+as given): query embeddings stay fp32 torch, the fidelity rule of the interactive paths. Exporting a
+tower costs about as much as embedding a few hundred images on 2 cores, so a build of fewer than
+`EXPORT_MIN_IMAGES` images uses an exported tower only if one is already cached.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from core.encoders import onnx_tower
+from core.encoders.base import Encoder, Pixels
+from core.encoders.cpu import CpuFeatures
+from core.encoders.cpu import detect as detect_cpu
+
+#: Lowest cosine to fp32, per image, at which a faster runtime is used.
+MIN_COSINE = 0.999
+#: Images of the first batch each candidate embeds for its time and agreement.
+SAMPLE_IMAGES = 8
+#: Builds with fewer images to embed do not export a tower (they use one already cached).
+EXPORT_MIN_IMAGES = 256
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A way to embed preprocessed images: `embed(pixels) -> (n, D)` float32, L2-normalised."""
+
+    name: str
+    embed: Callable[[Pixels], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate measured on the sample against the fp32 reference."""
+
+    runtime: str
+    seconds_per_image: float
+    min_cosine: float
+    same_neighbours: bool
+
+    @property
+    def agrees(self) -> bool:
+        return self.min_cosine >= MIN_COSINE and self.same_neighbours
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """The runtime that embeds the images, why, and what was measured (empty when nothing was)."""
+
+    runtime: str
+    reason: str
+    trials: tuple[Trial, ...] = ()
+    cpu: str = field(default_factory=lambda: detect_cpu().describe())
+
+    def note(self) -> str:
+        """One line for the build report and the evaluation's notes."""
+        return f"Images embedded with {self.runtime}: {self.reason} (CPU {self.cpu})."
+
+    def record(self) -> dict[str, Any]:
+        """A JSON-ready dict for the manifest and the evaluation report."""
+        return {
+            "runtime": self.runtime,
+            "reason": self.reason,
+            "cpu": self.cpu,
+            "trials": [
+                {**asdict(trial), "seconds_per_image": round(trial.seconds_per_image, 5),
+                 "min_cosine": round(trial.min_cosine, 6)}
+                for trial in self.trials
+            ],
+        }  # fmt: skip
+
+
+def agreement(embeddings: np.ndarray, reference: np.ndarray) -> tuple[float, bool]:
+    """(lowest cosine per image, every image's nearest other image unchanged) of two (n, D) arrays of
+    L2-normalised rows of the same images. With one image, the neighbours agree trivially."""
+    cosine = float((embeddings * reference).sum(axis=1).min())
+    if len(embeddings) < 2:
+        return cosine, True
+
+    def neighbours(vectors: np.ndarray) -> np.ndarray:
+        similarity = vectors @ vectors.T
+        np.fill_diagonal(similarity, -np.inf)
+        return similarity.argmax(axis=1)
+
+    return cosine, bool((neighbours(embeddings) == neighbours(reference)).all())
+
+
+def pick(trials: Sequence[Trial], fallback: str) -> tuple[str, str]:
+    """(runtime, reason): the fastest trial that agrees with fp32, else `fallback` (the reference
+    itself, which always agrees, or torch for `image_runtime="onnx-int8"`)."""
+    by_speed = sorted(trials, key=lambda trial: trial.seconds_per_image)
+    slowest = by_speed[-1].seconds_per_image
+    best = next((t for t in by_speed if t.agrees), None)
+    if best is None:
+        best = next(t for t in trials if t.runtime == fallback)
+        reason = f"no runtime agrees with fp32 at cosine >= {MIN_COSINE}"
+    else:
+        reason = f"the fastest that agrees with fp32: {_speedup(best, slowest)}, cosine {best.min_cosine:.4f}"
+    refused = [
+        f"{t.runtime} {_speedup(t, slowest)} but "
+        + (f"cosine {t.min_cosine:.4f} < {MIN_COSINE}" if t.min_cosine < MIN_COSINE else "neighbours moved")
+        for t in by_speed
+        if t.seconds_per_image < best.seconds_per_image and not t.agrees
+    ]
+    return best.runtime, reason + ("; refused: " + "; ".join(refused) if refused else "")
+
+
+def _speedup(trial: Trial, slowest: float) -> str:
+    return f"{slowest / trial.seconds_per_image:.2f}x the slowest"
+
+
+def measure(
+    candidates: Sequence[Candidate],
+    reference: str,
+    pixels: Pixels,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[Trial]:
+    """Time each candidate on `pixels` (after a one-image warm-up) and compare it with `reference`'s
+    embeddings of the same pixels (`reference` must be one of `candidates`)."""
+    runs = _timed(candidates, pixels, clock)
+    return _trials(runs, runs[reference][1])
+
+
+def _timed(
+    candidates: Sequence[Candidate], pixels: Pixels, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, tuple[float, np.ndarray]]:
+    """{name: (seconds per image, embeddings of `pixels`)}, each timed after a one-image warm-up."""
+    first = {key: value[:1] for key, value in pixels.items()}
+    count = len(next(iter(pixels.values())))
+    runs = {}
+    for candidate in candidates:
+        candidate.embed(first)
+        started = clock()
+        vectors = candidate.embed(pixels)
+        runs[candidate.name] = ((clock() - started) / count, vectors)
+    return runs
+
+
+def _trials(runs: dict[str, tuple[float, np.ndarray]], expected: np.ndarray) -> list[Trial]:
+    return [Trial(name, seconds, *agreement(vectors, expected)) for name, (seconds, vectors) in runs.items()]
+
+
+def torch_name(encoder: Encoder) -> str:
+    """The name of `encoder`'s own runtime: "torch-fp32", "torch-bf16" or "torch-fp16"."""
+    dtype = str(encoder.dtype).rsplit(".", 1)[-1]
+    return "torch-" + {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}.get(dtype, dtype)
+
+
+def candidates_for(
+    encoder: Encoder, *, images: int | None = None, cpu: CpuFeatures | None = None
+) -> tuple[list[Candidate], str, list[str]]:
+    """(candidates, the fp32 reference's name, notes on what was left out) for `encoder` on `cpu`.
+
+    `images`: how many images the build or run will embed (None: unknown, as many as it takes).
+    Exports and quantises the tower on first use (cached on disk for later runs).
+    """
+    own = Candidate(torch_name(encoder), encoder.fast_path.embed)  # type: ignore[union-attr]
+    reason = onnx_tower.unsupported(encoder)
+    if reason is not None:
+        return [own], own.name, [f"ONNX Runtime not tried: {reason}"]
+    variants = onnx_tower.quantisations_for(cpu)
+    if images is not None and images < EXPORT_MIN_IMAGES:  # only what is already on disk
+        ready = tuple(v for v in variants if onnx_tower.is_exported(encoder, v))
+        if not ready:
+            return (
+                [own],
+                own.name,
+                [
+                    f"ONNX Runtime not tried: no exported tower is cached, and exporting one takes longer "
+                    f"than embedding {images} images (builds of {EXPORT_MIN_IMAGES} or more export it)"
+                ],
+            )
+        variants = ready
+    candidates = [own] if own.name == "torch-fp32" else [own, _onnx_fp32(encoder)]
+    candidates += [Candidate(v.name, onnx_tower.int8_tower(encoder, v).embed) for v in variants]
+    return candidates, "torch-fp32" if own.name == "torch-fp32" else "onnx-fp32", []
+
+
+def _onnx_fp32(encoder: Encoder) -> Candidate:
+    tower = onnx_tower.fp32_tower(encoder)
+    return Candidate(tower.name, tower.embed)
+
+
+def choose(
+    encoder: Encoder,
+    pixels: Pixels,
+    *,
+    images: int | None = None,
+    int8_only: bool = False,
+    cpu: CpuFeatures | None = None,
+) -> tuple[RuntimeChoice, Candidate, np.ndarray]:
+    """Measure the candidates for `encoder` on (the first `SAMPLE_IMAGES` of) `pixels`.
+
+    ONNX Runtime fp32 is timed when it is the fp32 reference (torch runs in bf16) or when no int8
+    variant agrees: where one does, it was faster than fp32 on every CPU measured.
+
+    Args:
+        images: How many images the build will embed (decides whether a tower may be exported).
+        int8_only: `image_runtime="onnx-int8"`: the fastest int8 variant that agrees, whatever its
+            speed, else torch (exported whatever the build's size).
+        cpu: The CPU to choose for (default: this one).
+
+    Returns:
+        (choice, the candidate to embed with, its embeddings of the sample: the first
+        `SAMPLE_IMAGES` of `pixels`, so that they are not embedded twice).
+    """
+    cpu = cpu or detect_cpu()
+    candidates, reference, notes = candidates_for(encoder, images=None if int8_only else images, cpu=cpu)
+    sample = {key: value[:SAMPLE_IMAGES] for key, value in pixels.items()}
+    if len(candidates) == 1:
+        choice = RuntimeChoice(candidates[0].name, "; ".join(notes), cpu=cpu.describe())
+        return choice, candidates[0], candidates[0].embed(sample)
+    runs = _timed(candidates, sample)
+    trials = _trials(runs, runs[reference][1])
+    own = candidates[0].name
+    if int8_only:  # the int8 variants, else the encoder's own runtime
+        name, reason = pick([t for t in trials if t.runtime != "onnx-fp32"], own)
+    else:
+        if reference == own and not any(t.agrees for t in trials if t.runtime != own):
+            fallback = _onnx_fp32(encoder)
+            runs.update(_timed([fallback], sample))
+            trials = _trials(runs, runs[reference][1])
+            candidates.append(fallback)
+        name, reason = pick(trials, reference)
+    chosen = next(candidate for candidate in candidates if candidate.name == name)
+    choice = RuntimeChoice(name, "; ".join([reason, *notes]), tuple(trials), cpu.describe())
+    return choice, chosen, runs[name][1]
