@@ -100,19 +100,22 @@ def agreement(embeddings: np.ndarray, reference: np.ndarray) -> tuple[float, boo
     return cosine, bool((neighbours(embeddings) == neighbours(reference)).all())
 
 
-def pick(trials: Sequence[Trial], fallback: str) -> tuple[str, str]:
+def pick(trials: Sequence[Trial], fallback: str, baseline: str | None = None) -> tuple[str, str]:
     """(runtime, reason): the fastest trial that agrees with fp32, else `fallback` (the reference
-    itself, which always agrees, or torch for `image_runtime="onnx-int8"`)."""
+    itself, which always agrees, or torch for `image_runtime="onnx-int8"`). Speeds in the reason are
+    relative to `baseline` (default: `fallback`), the model's own torch runtime."""
     by_speed = sorted(trials, key=lambda trial: trial.seconds_per_image)
-    slowest = by_speed[-1].seconds_per_image
+    base = next(t for t in trials if t.runtime == (baseline or fallback))
     best = next((t for t in by_speed if t.agrees), None)
     if best is None:
         best = next(t for t in trials if t.runtime == fallback)
         reason = f"no runtime agrees with fp32 at cosine >= {MIN_COSINE}"
+    elif best is base:
+        reason = "the fastest that agrees with fp32"
     else:
-        reason = f"the fastest that agrees with fp32: {_speedup(best, slowest)}, cosine {best.min_cosine:.4f}"
+        reason = f"the fastest that agrees with fp32: {_speedup(best, base)}, cosine {best.min_cosine:.4f}"
     refused = [
-        f"{t.runtime} {_speedup(t, slowest)} but "
+        f"{t.runtime} {_speedup(t, base)} but "
         + (f"cosine {t.min_cosine:.4f} < {MIN_COSINE}" if t.min_cosine < MIN_COSINE else "neighbours moved")
         for t in by_speed
         if t.seconds_per_image < best.seconds_per_image and not t.agrees
@@ -120,8 +123,8 @@ def pick(trials: Sequence[Trial], fallback: str) -> tuple[str, str]:
     return best.runtime, reason + ("; refused: " + "; ".join(refused) if refused else "")
 
 
-def _speedup(trial: Trial, slowest: float) -> str:
-    return f"{slowest / trial.seconds_per_image:.2f}x the slowest"
+def _speedup(trial: Trial, base: Trial) -> str:
+    return f"{base.seconds_per_image / trial.seconds_per_image:.2f}x {base.runtime}"
 
 
 def measure(
@@ -236,7 +239,7 @@ def choose(
             runs.update(_timed([fallback], sample))
             trials = _trials(runs, runs[reference][1])
             candidates.append(fallback)
-        name, reason = pick(trials, reference)
+        name, reason = pick(trials, reference, baseline=own)
     chosen = next(candidate for candidate in candidates if candidate.name == name)
     choice = RuntimeChoice(name, "; ".join([reason, *notes]), tuple(trials), cpu.describe())
     return choice, chosen, runs[name][1]
