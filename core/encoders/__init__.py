@@ -26,6 +26,7 @@ __all__ = [
     "is_loaded",
     "load_counts",
     "loader",
+    "model_load_lock",
     "run_settings",
 ]
 
@@ -204,3 +205,9 @@ def _load_error_message(spec: ModelSpec, sources: dict[str, str], error: Excepti
         f"or point the key at a local copy: set {how} or run `python app.py {flags}`"
         + (f" (for NLLB-CLIP use {example})." if spec.backend == "open_clip" else ".")
     )
+
+
+def model_load_lock() -> threading.Lock:
+    """The lock every model load of this process holds (see `EncoderLoader`): code that loads a
+    checkpoint outside the loader (the ONNX export) holds it too."""
+    return EncoderLoader._load_lock

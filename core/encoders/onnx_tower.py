@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from core.encoders import model_load_lock
 from core.encoders.base import Encoder, Pixels, normalize
 from core.encoders.cpu import CpuFeatures
 from core.encoders.cpu import detect as detect_cpu
@@ -53,7 +54,6 @@ INT8_7BIT = Quantisation("onnx-int8-7bit", reduce_range=True)
 UINT8 = Quantisation("onnx-uint8", weights="QUInt8")
 QUANTISATIONS = (INT8, INT8_7BIT, UINT8)
 
-_sessions: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
 
@@ -111,7 +111,7 @@ class OnnxTower:
 
 
 def fp32_tower(encoder: Encoder) -> OnnxTower:
-    """The fp32 export on ONNX Runtime (exported on first use; a new session each call).
+    """The fp32 export on ONNX Runtime (exported on first use, cached on disk; a new session each call).
 
     Raises:
         InvalidInputError: the model or machine is not supported (see `unsupported`).
@@ -121,20 +121,18 @@ def fp32_tower(encoder: Encoder) -> OnnxTower:
 
 
 def int8_tower(encoder: Encoder, quantisation: Quantisation = INT8) -> OnnxTower:
-    """An int8 variant of the tower, quantised on first use; its session is kept for the process.
+    """An int8 variant of the tower on ONNX Runtime, quantised on first use (cached on disk; a new
+    session each call, so the variants a build does not keep are freed with their candidates).
 
     Raises:
         InvalidInputError: the model or machine is not supported (see `unsupported`).
     """
     fp32_path = export(encoder)
     path = fp32_path.with_name(quantisation.file_name())
-    with _lock:
-        key = (str(path), quantisation.name)
-        if key not in _sessions:
-            if not path.exists():
-                _quantise(fp32_path, path, quantisation)
-            _sessions[key] = _session(path)
-        return OnnxTower(quantisation.name, _sessions[key])
+    with _lock:  # two builds in one process quantise a variant once
+        if not path.exists():
+            _quantise(fp32_path, path, quantisation)
+    return OnnxTower(quantisation.name, _session(path))
 
 
 def _session(path: Path) -> Any:
@@ -178,8 +176,13 @@ def export(encoder: Encoder) -> Path:
             "or torch."
         )
     fp32_path = _folder(encoder) / "image-tower.onnx"
-    if fp32_path.exists():
-        return fp32_path
+    with _lock:  # two builds in one process export once (processes write under names of their own)
+        if not fp32_path.exists():
+            _export(encoder, fp32_path)
+    return fp32_path
+
+
+def _export(encoder: Encoder, fp32_path: Path) -> None:
     import torch
     from transformers import AutoModel
 
@@ -192,7 +195,8 @@ def export(encoder: Encoder) -> Path:
             return self.model.get_image_features(pixel_values=pixel_values).pooler_output
 
     fp32_path.parent.mkdir(parents=True, exist_ok=True)
-    model = AutoModel.from_pretrained(encoder.sources[""], trust_remote_code=False).eval()
+    with model_load_lock():  # loads never overlap in a process (transformers' init swap)
+        model = AutoModel.from_pretrained(encoder.sources[""], trust_remote_code=False).eval()
     size = _image_size(encoder)
     temporary = fp32_path.with_suffix(f".tmp{os.getpid()}.onnx")
     # The TorchScript exporter refuses inference-mode tensors, and warns about every Python branch of
@@ -206,7 +210,6 @@ def export(encoder: Encoder) -> Path:
             dynamic_axes={"pixel_values": {0: "batch"}}, dynamo=False, opset_version=17,
         )  # fmt: skip
     os.replace(temporary, fp32_path)
-    return fp32_path
 
 
 def _quantise(fp32_path: Path, path: Path, quantisation: Quantisation) -> None:
