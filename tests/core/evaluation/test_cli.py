@@ -39,6 +39,9 @@ def test_zeroshot_prints_a_table_with_the_best_model_and_writes_files(
     assert (tmp_path / "r.csv").read_text().startswith("model,name,top1")
     assert {path.name for path in (tmp_path / "plots").iterdir()} >= {"accuracy.png", "confusion_clip.png"}
     assert "NLLB-CLIP" in err  # one progress bar per model
+    # The image runtime each model ran with, and why (the tests pin precision fp32: no trial).
+    assert "SigLIP: images embedded with torch-fp32: precision fp32 was asked for." in out
+    assert result["details"]["clip"]["image_runtime"]["runtime"] == "torch-fp32"
 
 
 def test_retrieval_prints_recall_and_writes_json(caption_folder, tiny_models, tmp_path, capsys):
@@ -82,9 +85,10 @@ def _unreadable_class(root):
         (_two_classes, ["--templates", "imagenet-21k"], "is not a prompt ensemble"),
         (_two_classes, ["--split", "test"], "--split only apply to --dataset"),
         (_unreadable_class, ["--classnames", "imagenet1k"], "has 1,000 class names; the data has 3 classes"),
+        (_two_classes, ["--image-runtime", "tpu"], "--image-runtime"),
     ],
     ids=["empty", "one-class", "unreadable-class", "unknown-model", "bad-template", "bad-ensemble",
-         "split-with-folder", "classnames-mismatch"],
+         "split-with-folder", "classnames-mismatch", "bad-image-runtime"],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, tiny_models, capsys, make, extra, message):
     (tmp_path / "data").mkdir()
