@@ -1,6 +1,7 @@
 """Settings: one small object filled from `SIGLIP_PROJECTS_*` environment variables and CLI flags.
 
-The README's settings table is generated from `SETTINGS_DOC`, so every field is documented once.
+The README's settings table is generated from the fields' metadata (`core.docs`), so every field is
+documented once.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from core.errors import InvalidInputError, UnknownModelError
@@ -226,12 +227,6 @@ def _parse(name: str, raw: str, default: object) -> object:
         raise InvalidInputError(f"{name}={quote(raw)} is not a valid {type(default).__name__}.") from None
     return raw
 
-
-#: (environment variable, default, help) for each setting, in declaration order.
-SETTINGS_DOC: tuple[tuple[str, str, str], ...] = tuple(
-    (f.metadata["env"], "" if f.default is MISSING else str(f.default), f.metadata["help"])
-    for f in fields(Settings)
-)
 
 _lock = threading.Lock()
 _current: Settings | None = None

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import MISSING, fields
 from pathlib import Path
 
-from core.config import SETTINGS_DOC
+from core.config import Settings
 from core.registry import MODELS, env_var, slot_name
 
 
@@ -33,10 +34,11 @@ def models_table() -> str:
 
 
 def settings_table() -> str:
+    """One row per setting, in declaration order: its variable, default and help (the field's metadata)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    rows += [
-        f"| `{env}` | {f'`{default}`' if default else ''} | {help} |" for env, default, help in SETTINGS_DOC
-    ]
+    for f in fields(Settings):
+        default = "" if f.default is MISSING else str(f.default)
+        rows.append(f"| `{f.metadata['env']}` | {f'`{default}`' if default else ''} | {f.metadata['help']} |")
     return "\n".join(rows)
 
 
