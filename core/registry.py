@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from core.checkpoints import SUPPORTED, Checkpoint, inspect, is_reference
 from core.errors import UnknownModelError
 from core.limits import quote
 
@@ -44,6 +45,8 @@ class ModelSpec:
             `model_type` `siglip2` (NaFlex, through `Siglip2Tokenizer`), not for the fixed-resolution
             SigLIP 2 checkpoints (`model_type` `siglip` with a Gemma tokenizer): here every SigLIP 2
             key does.
+        reference: A checkpoint named by reference rather than a registry entry; it has no override
+            slot (the reference itself says what to load).
     """
 
     key: str
@@ -57,6 +60,7 @@ class ModelSpec:
     pretrained_tag: str | None = None
     native_resolution: bool = False
     lowercase_texts: bool = False
+    reference: bool = False
 
     @property
     def multilingual(self) -> bool:
@@ -170,14 +174,53 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def get_spec(key: str) -> ModelSpec:
-    """Return the spec of `key`.
+    """Return the spec of `key`: a registry key, or a checkpoint reference (a Hub id, a local folder,
+    `open_clip:...`; see `core.checkpoints`), resolved here and nowhere else.
 
     Raises:
-        UnknownModelError: `key` is not in the registry; the message lists the keys that are.
+        UnknownModelError: neither a registry key nor a supported reference; the message lists the
+            keys and what references are supported.
+        ModelLoadError: a reference whose config cannot be read (offline and not cached).
     """
     if isinstance(key, str) and key in MODELS:
         return MODELS[key]
-    raise UnknownModelError(f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}.")
+    if is_reference(key):
+        return reference_spec(inspect(key))
+    raise UnknownModelError(
+        f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}; or a checkpoint reference: "
+        f"{SUPPORTED}."
+    )
+
+
+#: (family label, native resolution, lowercased texts) of each kind of referenced checkpoint.
+_REFERENCE_FAMILIES: dict[str, tuple[str, bool, bool]] = {
+    "siglip": ("SigLIP", False, False),
+    "siglip-gemma": ("SigLIP 2", False, True),
+    "siglip2": ("SigLIP 2 NaFlex", True, True),
+    "clip": ("CLIP", False, False),
+    "metaclip_2": ("MetaCLIP 2", False, False),
+    "open_clip": ("open_clip", False, False),
+}
+
+
+def reference_spec(checkpoint: Checkpoint) -> ModelSpec:
+    """The spec of a referenced checkpoint: its key is the reference, its one tower the exact source
+    (pinned to the Hub commit where known); the family decides scoring and text handling."""
+    kind = "siglip-gemma" if checkpoint.gemma_tokenizer else checkpoint.model_type
+    family, native, lowercase = _REFERENCE_FAMILIES[kind]
+    return ModelSpec(
+        key=checkpoint.reference,
+        name=checkpoint.name,
+        family=family,
+        backend=checkpoint.backend,
+        towers=(("", checkpoint.source),),
+        scoring="sigmoid" if checkpoint.sigmoid else "softmax",
+        languages="As trained (checkpoint reference)",
+        good_for="A checkpoint named by reference.",
+        native_resolution=native,
+        lowercase_texts=lowercase,
+        reference=True,
+    )
 
 
 def spec_of(model: str | ModelSpec) -> ModelSpec:
@@ -200,5 +243,8 @@ def sources_id(sources: Mapping[str, str]) -> str:
 
 
 def resolve_sources(spec: ModelSpec, overrides: Mapping[str, str]) -> dict[str, str]:
-    """Map each tower of `spec` to the checkpoint to load: the override if set, else the default."""
+    """Map each tower of `spec` to the checkpoint to load: the override if set, else the default (a
+    referenced checkpoint: always its own source)."""
+    if spec.reference:
+        return dict(spec.towers)
     return {tower: overrides.get(slot_name(spec.key, tower)) or default for tower, default in spec.towers}

@@ -194,6 +194,11 @@ def _load_error_message(spec: ModelSpec, sources: dict[str, str], error: Excepti
             "use a checkpoint with safetensors weights"
         )
     reason = reason[:300].rstrip(".") or type(error).__name__
+    if spec.reference:
+        return (
+            f"Could not load model {spec.key!r} ({spec.family}): {reason}. If you are offline, download it "
+            "once with internet (it is then cached), or give a local folder instead."
+        )
     where = ", ".join(f"'{source}'" for source in sources.values())
     how = " or ".join(f"{env_var(slot_name(spec.key, tower))}=/path/to/folder" for tower in sources)
     flags = " ".join(f"--model {slot_name(spec.key, tower)}=/path/to/folder" for tower in sources)

@@ -87,8 +87,9 @@ def _common(command: argparse.ArgumentParser, column: str, default: str, help: s
     data.add_argument("--limit", type=int, help="Read only the first N rows (streamed from the Hub).")
     command.add_argument(
         "--models",
-        help=f"Comma-separated model keys (default: every model: {','.join(MODELS)}); one that cannot load "
-        "is reported and skipped.",
+        help=f"Comma-separated model keys (default: every model: {','.join(MODELS)}) or checkpoint "
+        "references (a Hub id, a local folder, open_clip:NAME@TAG); one that cannot load is reported and "
+        "skipped.",
     )
     command.add_argument("--language", help="Language code of the texts for NLLB-CLIP (default: guessed).")
     command.add_argument("--json", type=Path, help="Write the results as JSON here.")

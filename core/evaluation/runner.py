@@ -42,10 +42,12 @@ class EvalOptions:
 
 
 def model_keys(models: Sequence[str]) -> list[str]:
-    """The registry keys to run, in the order given (every model when empty), without repeats.
+    """The models to run, in the order given (every registry model when empty), without repeats: registry
+    keys or checkpoint references (each resolved once here, so a bad one fails before any work).
 
     Raises:
-        UnknownModelError: a key that is not in the registry.
+        UnknownModelError: neither a registry key nor a supported checkpoint reference.
+        ModelLoadError: a reference whose config cannot be read.
     """
     keys = list(dict.fromkeys(key.strip() for key in models if key.strip())) or list(MODELS)
     for key in keys:

@@ -98,3 +98,19 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, tiny_models, capsys, ma
 def test_retrieval_without_captions_is_one_line(class_folder, capsys):
     code, _, err = run(capsys, "eval", "retrieval", "--folder", str(class_folder))
     assert code == 2 and "has no metadata.jsonl or metadata.csv" in err and err.count("error:") == 1
+
+
+def test_zeroshot_takes_checkpoint_references_beside_keys(class_folder, reference_models, tmp_path, capsys):
+    folder = reference_models["siglip2-folder"]
+    models = ",".join(["siglip", folder, reference_models["open-clip-pe-core"]])
+    code, out, err = run(
+        capsys, "eval", "zeroshot", "--folder", str(class_folder), "--models", models,
+        "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert list(result["models"]) == ["siglip", folder, reference_models["open-clip-pe-core"]]
+    assert result["details"][folder]["model_id"] == folder and "open-clip-pe-core" in out
+
+    code, _, err = run(capsys, "eval", "zeroshot", "--folder", str(class_folder), "--models", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "has no config.json" in err
