@@ -15,7 +15,7 @@ from typing import Any
 from core.config import Settings
 from core.errors import InvalidInputError
 from core.limits import check_path
-from core.registry import MODELS, get_spec
+from core.registry import CORE_MODELS, MODELS, get_spec
 
 ZEROSHOT_EXAMPLES = """examples:
   # a folder with one sub-folder of images per class (cat/, dog/, golden_retriever/...)
@@ -87,9 +87,9 @@ def _common(command: argparse.ArgumentParser, column: str, default: str, help: s
     data.add_argument("--limit", type=int, help="Read only the first N rows (streamed from the Hub).")
     command.add_argument(
         "--models",
-        help=f"Comma-separated model keys (default: every model: {','.join(MODELS)}) or checkpoint "
-        "references (a Hub id, a local folder, open_clip:NAME@TAG); one that cannot load is reported and "
-        "skipped.",
+        help=f"Comma-separated model keys (default: {','.join(CORE_MODELS)}; presets: "
+        f"{','.join(key for key in MODELS if key not in CORE_MODELS)}) or checkpoint references (a Hub "
+        "id, a local folder, open_clip:NAME@TAG); one that cannot load is reported and skipped.",
     )
     command.add_argument("--language", help="Language code of the texts for NLLB-CLIP (default: guessed).")
     command.add_argument("--json", type=Path, help="Write the results as JSON here.")

@@ -21,7 +21,7 @@ from core.evaluation.data import ClassificationData, ImageRef, RetrievalData, un
 from core.evaluation.metrics import ZeroShotMetrics, recall_at_k, zeroshot_metrics
 from core.evaluation.report import EvalReport, ModelResult, SkippedImage, Task
 from core.languages import detect_language
-from core.registry import MODELS, get_spec
+from core.registry import CORE_MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
 #: Called with (model key, items done, items in all, what is running) as each model's run advances;
@@ -31,9 +31,9 @@ Progress = Callable[[str, int, int, str], None]
 
 @dataclass(frozen=True)
 class EvalOptions:
-    """How to run: which models (empty: every model of the registry), the class-name templates, the
-    texts' language code (None: guessed from the class names or captions, for NLLB-CLIP), and images
-    or texts per model call (None: the settings' batch size)."""
+    """How to run: which models (empty: every model of the registry but the presets), the class-name
+    templates, the texts' language code (None: guessed from the class names or captions, for
+    NLLB-CLIP), and images or texts per model call (None: the settings' batch size)."""
 
     models: tuple[str, ...] = ()
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
@@ -42,14 +42,15 @@ class EvalOptions:
 
 
 def model_keys(models: Sequence[str]) -> list[str]:
-    """The models to run, in the order given (every registry model when empty), without repeats: registry
-    keys or checkpoint references (each resolved once here, so a bad one fails before any work).
+    """The models to run, in the order given (when empty: every registry model but the presets), without
+    repeats: registry keys or checkpoint references (each resolved once here, so a bad one fails before
+    any work).
 
     Raises:
         UnknownModelError: neither a registry key nor a supported checkpoint reference.
         ModelLoadError: a reference whose config cannot be read.
     """
-    keys = list(dict.fromkeys(key.strip() for key in models if key.strip())) or list(MODELS)
+    keys = list(dict.fromkeys(key.strip() for key in models if key.strip())) or list(CORE_MODELS)
     for key in keys:
         get_spec(key)
     return keys

@@ -100,17 +100,20 @@ def test_retrieval_without_captions_is_one_line(class_folder, capsys):
     assert code == 2 and "has no metadata.jsonl or metadata.csv" in err and err.count("error:") == 1
 
 
-def test_zeroshot_takes_checkpoint_references_beside_keys(class_folder, reference_models, tmp_path, capsys):
+def test_zeroshot_compares_keys_presets_and_references(class_folder, reference_models, tmp_path, capsys):
+    """The issue's command, with the presets pointed at local tiny checkpoints of their families."""
     folder = reference_models["siglip2-folder"]
-    models = ",".join(["siglip", folder, reference_models["open-clip-pe-core"]])
+    pe_core = reference_models["open-clip-pe-core"].removeprefix("open_clip:")
     code, out, err = run(
-        capsys, "eval", "zeroshot", "--folder", str(class_folder), "--models", models,
+        capsys, "--model", f"siglip2-so400m={folder}", "--model", f"pe-core-l={pe_core}",
+        "eval", "zeroshot", "--folder", str(class_folder),
+        "--models", f"siglip2,siglip2-so400m,pe-core-l,{reference_models['metaclip2']}",
         "--json", str(tmp_path / "r.json"),
     )  # fmt: skip
     assert code == 0, err
     result = json.loads((tmp_path / "r.json").read_text())
-    assert list(result["models"]) == ["siglip", folder, reference_models["open-clip-pe-core"]]
-    assert result["details"][folder]["model_id"] == folder and "open-clip-pe-core" in out
+    assert list(result["models"]) == ["siglip2", "siglip2-so400m", "pe-core-l", reference_models["metaclip2"]]
+    assert result["details"]["pe-core-l"]["model_id"] == pe_core and "PE-Core L/14-336" in out
 
     code, _, err = run(capsys, "eval", "zeroshot", "--folder", str(class_folder), "--models", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "has no config.json" in err
