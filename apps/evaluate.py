@@ -25,6 +25,8 @@ from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
 DEFAULT_MODELS: tuple[str, ...] = ("siglip", "siglip2", "clip")
+#: The table's last columns: measured speed, the weights' memory, and the run's time.
+SPEED_HEADERS = ("img/s", "memory (MB)", "seconds")
 TASK_CHOICES = [
     ("Classification: one folder per class", "zeroshot"),
     ("Retrieval: images + captions", "retrieval"),
@@ -102,24 +104,32 @@ def _outputs(result: UploadResult, seconds: float) -> EvaluateOutput:
     best = report.results[report.best]  # type: ignore[index]
     rows = report.summary_rows()
     if report.task == "zeroshot":
-        headers = ["model", "top-1", "top-5", "mean per-class recall", "none of these", "seconds"]
+        headers = ["model", "top-1", "top-5", "mean per-class recall", "none of these", *SPEED_HEADERS]
         fields = ["top1", "top5", "mean_per_class_recall", "abstain"]
         score, groups = f"{best.metrics.top1:.1%}", f"{len(report.classes)} classes"  # type: ignore[union-attr]
     else:
         headers = [
             "model",
             *(f"{d} R@{k}" for d in ("image→text", "text→image") for k in (1, 5, 10)),
-            "seconds",
+            *SPEED_HEADERS,
         ]
         fields = [f"{d} R@{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)]
         score, groups = f"{best.score:.1%}", f"{report.captions:,} captions"
     table = [
-        [("★ " if row["best"] else "") + row["name"], *(_percent(row[f]) for f in fields), row["seconds"]]
+        [
+            ("★ " if row["best"] else "") + row["name"],
+            *(_percent(row[f]) for f in fields),
+            row["images_per_second"],
+            row["memory_mb"],
+            row["seconds"],
+        ]
         for row in rows
     ]
     status = [
         texts.evaluation_status(report.task, best.name, score, report.images, groups, len(rows), seconds)
     ]
+    frontier = ", ".join(report.results[key].name for key in report.frontier)
+    status.append(texts.TRADEOFF_NOTE.format(machine=report.machine, frontier=frontier))
     if report.task == "zeroshot":
         status.append(texts.ABSTAIN_NOTE)
     status += [f"Note: {note}" for note in report.notes]
@@ -144,6 +154,11 @@ def _outputs(result: UploadResult, seconds: float) -> EvaluateOutput:
     )
 
 
+def tradeoff_picture(files: list[str] | None) -> str | None:
+    """The accuracy-against-speed plot among a run's files (None before a run)."""
+    return next((str(path) for path in files or [] if str(path).endswith("tradeoff.png")), None)
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -163,6 +178,10 @@ def build_evaluate_tab(settings: Settings) -> None:
             button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
         with gr.Column(scale=5):
             outputs = _build_outputs()
+            tradeoff = gr.Image(
+                label="Accuracy against speed", show_label=False, type="filepath", interactive=False,
+                elem_id="eval-tradeoff",
+            )  # fmt: skip
     task, per_class, confusion = inputs[1], outputs[3], outputs[4]
     # Retrieval has no per-class plot and no confusion matrices: show their places for classification only.
     task.change(
@@ -172,7 +191,7 @@ def build_evaluate_tab(settings: Settings) -> None:
         api_visibility="private",
         queue=False,
     )
-    button.click(
+    run = button.click(
         evaluate,
         inputs=inputs,
         outputs=outputs,
@@ -181,6 +200,8 @@ def build_evaluate_tab(settings: Settings) -> None:
         concurrency_limit=1,
         show_progress_on=[outputs[0]],
     )
+    # The trade-off picture is one of the files: shown beside the results without changing the API.
+    run.then(tradeoff_picture, inputs=outputs[6], outputs=tradeoff, api_visibility="private", queue=False)
 
 
 def _build_inputs() -> list[gr.components.Component]:

@@ -228,6 +228,7 @@ def _report(
         unavailable=unavailable,
         skipped=tuple(SkippedImage(data.images[n].name, reason) for n, reason in sorted(skipped.items())),
         notes=tuple(data.notes) + _top5_note(data),
+        machine=embedding.machine(str(result.details.get("device", "cpu")) for result in results.values()),
     )
 
 

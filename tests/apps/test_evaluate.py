@@ -87,7 +87,7 @@ def client(live_app) -> Client:
 
 def test_api_evaluate_answers_within_a_minute_for_100_images(client, hundred):
     started = time.monotonic()
-    _, table, plot, per_class, confusion, result, files = client.predict(
+    status, table, plot, per_class, confusion, result, files = client.predict(
         handle_file(str(hundred[1])), "zeroshot", list(DEFAULT_MODELS), api_name="/evaluate"
     )
     assert time.monotonic() - started < 60
@@ -98,8 +98,15 @@ def test_api_evaluate_answers_within_a_minute_for_100_images(client, hundred):
     )
     assert result["classes"] == ["bird", "car", "cat", "dog", "red apple"]
     assert len(table["data"]) == 3 and table["headers"][:3] == ["model", "top-1", "top-5"]
+    assert table["headers"][-3:] == ["img/s", "memory (MB)", "seconds"] and "measured on" in status
+    assert all(row[-3] > 0 and row[-2] > 0 for row in table["data"])
     assert Path(plot).is_file() and Path(per_class).is_file() and len(confusion) == 3
-    assert {Path(path).name for path in files} >= {"results.json", "results.csv", "accuracy.png"}
+    assert {Path(path).name for path in files} >= {
+        "results.json",
+        "results.csv",
+        "accuracy.png",
+        "tradeoff.png",
+    }
 
 
 def test_api_evaluate_retrieval(client, captions_zip):

@@ -114,6 +114,9 @@ def test_zeroshot_compares_keys_presets_and_references(class_folder, reference_m
     result = json.loads((tmp_path / "r.json").read_text())
     assert list(result["models"]) == ["siglip2", "siglip2-so400m", "pe-core-l", reference_models["metaclip2"]]
     assert result["details"]["pe-core-l"]["model_id"] == pe_core and "PE-Core L/14-336" in out
+    assert "img/s" in out and "memory" in out and result["machine"] in out and result["frontier"]
+    header = next(line for line in out.splitlines() if line.strip().startswith("model"))
+    assert header.split()[-2:] == ["img/s", "memory"]
 
     code, _, err = run(capsys, "eval", "zeroshot", "--folder", str(class_folder), "--models", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "has no config.json" in err
