@@ -20,11 +20,17 @@ from core.errors import SiglipProjectsError
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
 from core.evaluation.uploads import UploadResult, evaluate_upload
-from core.limits import check_choice, quote
+from core.limits import check_choice, check_text, quote
 from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
 DEFAULT_MODELS: tuple[str, ...] = ("siglip", "siglip2", "clip")
+#: Longest "Other checkpoints" field: a few references.
+MAX_OTHER_MODELS_CHARS = 2000
+OTHER_MODELS_HELP = (
+    "More models, comma-separated: any compatible checkpoint, e.g. google/siglip2-base-patch16-256, "
+    "facebook/metaclip-2-worldwide-s16, open_clip:ViT-B-16-SigLIP2@webli, or a folder on the server."
+)
 #: The table's last columns: measured speed, the weights' memory, and the run's time.
 SPEED_HEADERS = ("img/s", "memory (MB)", "seconds")
 TASK_CHOICES = [
@@ -46,6 +52,7 @@ def evaluate(
     template: str = DEFAULT_TEMPLATE,
     ensemble: bool = False,
     language: str = texts.LANGUAGE_AUTO,
+    other_models: str = "",
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's way of asking for a progress bar
 ) -> EvaluateOutput:
     """Evaluate models on your own labelled images: which model classifies (or retrieves) them best.
@@ -58,6 +65,8 @@ def evaluate(
         template: Sentence with one {} for the class name, e.g. "This is a photo of {}.".
         ensemble: Average CLIP's 80 ImageNet prompts per class instead of the template.
         language: NLLB language code of the class names or captions, or "auto" to guess.
+        other_models: More models to compare, comma-separated: checkpoint references (a Hub id such
+            as google/siglip2-base-patch16-256, a folder on the server, open_clip:NAME@TAG) or keys.
 
     Returns:
         (status, table, plot, per_class_plot, confusion_matrices, results_json, files): a Markdown
@@ -68,6 +77,7 @@ def evaluate(
     if not file:
         raise gr.Error(texts.EVALUATE_NO_FILE, print_exception=False)
     keys = [key for key in (models or []) if key]
+    keys += [part.strip() for part in (other_models or "").split(",") if part.strip()]
     if not keys:
         raise gr.Error(texts.EVALUATE_NO_MODEL, print_exception=False)
     started = time.perf_counter()
@@ -205,7 +215,7 @@ def build_evaluate_tab(settings: Settings) -> None:
 
 
 def _build_inputs() -> list[gr.components.Component]:
-    """(file, task, models, template, ensemble, language): the handler's inputs, in order, each
+    """(file, task, models, template, ensemble, language, other models): the handler's inputs, in order, each
     checking what a request sends before Gradio keeps it."""
     file = guarded(
         gr.File(label="Zip of your images", file_types=[".zip"], type="filepath", elem_id="eval-file"),
@@ -236,7 +246,11 @@ def _build_inputs() -> list[gr.components.Component]:
             lambda payload: check_choice("Prompt ensemble", payload, (True, False)),
         )
         language = language_dropdown("Language", "Guess from the texts", texts.EVALUATE_LANGUAGE_HELP)
-    return [file, task, models, template, ensemble, language]
+    other = guarded(
+        gr.Textbox(value="", label="Other checkpoints", info=OTHER_MODELS_HELP, elem_id="eval-other-models"),
+        lambda payload: check_text(payload, "Other checkpoints", MAX_OTHER_MODELS_CHARS),
+    )
+    return [file, task, models, template, ensemble, language, other]
 
 
 def _build_outputs() -> list[gr.components.Component]:

@@ -117,3 +117,31 @@ def test_api_evaluate_retrieval(client, captions_zip):
     assert list(result["models"]["mclip"]) == ["image_to_text", "text_to_image"]
     assert "mean recall@k" in status and table["headers"][1] == "image→text R@1"
     assert Path(plot).name == "recall_at_k.png" and per_class is None and confusion == []
+
+
+def test_api_compares_presets_and_any_checkpoint_and_swaps_a_tab_column(
+    client, captions_zip, reference_models
+):
+    """Other checkpoints join the chosen models; a comparison column takes a reference, through the API."""
+    folder = reference_models["siglip2-folder"]
+    _status, table, *_, result, _ = client.predict(
+        handle_file(str(captions_zip)),
+        "retrieval",
+        ["siglip"],
+        other_models=f" {folder} ",
+        api_name="/evaluate",
+    )
+    assert list(result["models"]) == ["siglip", folder] and len(table["data"]) == 2
+    with pytest.raises(Exception, match=r"has no config\.json"):
+        client.predict(
+            handle_file(str(captions_zip)), "retrieval", ["siglip"], other_models=str(captions_zip.parent),
+            api_name="/evaluate",
+        )  # fmt: skip
+
+    photo = handle_file(str(Path(__file__).resolve().parents[2] / "examples" / "cat.jpg"))
+    values = client.predict(photo, "cat, dog", siglip_model=folder, api_name="/compare_clip_siglip")
+    assert (
+        values[4].startswith("**siglip2**") and values[3] == values[3]
+    )  # the swapped column names its model
+    with pytest.raises(Exception, match="Unknown model 'nope'"):
+        client.predict(photo, "cat, dog", clip_model="nope", api_name="/compare_clip_siglip")
