@@ -56,6 +56,9 @@ def test_presets_are_registry_models_that_nothing_loads_unasked():
         assert tag in open_clip.list_pretrained_tags_by_model(MODELS[key].towers[0][1])
     assert "84.1" in MODELS["siglip2-so400m"].published and "big_vision" in MODELS["siglip2-so400m"].published
     assert "57.1" in MODELS["pe-core-l"].published
+    from benchmarks.model_costs import MODELS as COSTED  # the README's cost table covers every preset
+
+    assert set(COSTED) == {*presets, "siglip2"}
 
 
 def test_registry_holds_the_agreed_models_and_defaults():
