@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from core.checkpoints import SUPPORTED, Checkpoint, inspect, is_reference
+from core.checkpoints import Checkpoint, inspect, is_reference
 from core.errors import UnknownModelError
 from core.limits import quote
 from core.presets import PRESETS, siglip2_published
@@ -142,8 +142,8 @@ def get_spec(key: str) -> ModelSpec:
     if is_reference(key):
         return reference_spec(inspect(key))
     raise UnknownModelError(
-        f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}; or a checkpoint reference: "
-        f"{SUPPORTED}."
+        f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}; or a checkpoint reference "
+        "(ORG/REPO on the Hub, a local folder, open_clip:NAME@TAG)."
     )
 
 

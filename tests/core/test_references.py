@@ -132,7 +132,9 @@ def test_unsupported_and_remote_code_checkpoints_are_refused_in_one_line(tiny_mo
     assert "has no config.json" in _refusal(str(tmp_path))
     assert "open_clip has no model" in _refusal("open_clip:no-such-model")
     assert "@TAG" in _refusal("open_clip:ViT-B-32")  # several pretrained tags: the weights must be named
-    assert "Known models: siglip" in _refusal("not a model")
+    with pytest.raises(UnknownModelError) as error:  # neither a key nor shaped like a reference
+        get_spec("not a model")
+    assert "Known models: siglip" in str(error.value) and "open_clip:NAME@TAG" in str(error.value)
 
 
 def test_an_index_built_with_a_reference_searches_and_updates_like_one_built_with_a_key(
