@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--device", help="auto, cpu, cuda or cuda:N (default: SIGLIP_PROJECTS_DEVICE or auto)."
     )
     parser.add_argument("--batch-size", type=int, help="Items per model call when embedding.")
+    parser.add_argument(
+        "--loaded-models-gb",
+        type=float,
+        help="Most memory all loaded models may take, in GB (default: SIGLIP_PROJECTS_LOADED_MODELS_GB, "
+        "or 60%% of the machine's memory); the least recently used are unloaded to make room.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="Log debug messages.")
     commands = parser.add_subparsers(dest="command", metavar="{serve,index,eval}")
 
@@ -116,6 +122,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
             ("index_dir", args.index_dir),
             ("device", args.device),
             ("batch_size", args.batch_size),
+            ("loaded_models_gb", args.loaded_models_gb),
         )
         if value is not None
     }

@@ -9,7 +9,7 @@ import gradio as gr
 from PIL import Image
 
 from apps import examples, texts
-from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models
+from apps.common import DEFAULT_TOP_K, MODEL_CONCURRENCY_ID, build_model_columns, compare_models, model_picker
 from apps.components import image_upload, labels_input, number_slider, template_input
 from core.config import Settings
 from core.zeroshot import DEFAULT_TEMPLATE, MAX_LABELS
@@ -22,6 +22,9 @@ def compare_clip_siglip(
     labels: str,
     template: str = DEFAULT_TEMPLATE,
     top_k: int = DEFAULT_TOP_K,
+    clip_model: str = "clip",
+    siglip_model: str = "siglip",
+    siglip2_model: str = "siglip2",
 ) -> Iterator[tuple[Any, ...]]:
     """Zero-shot classify an image against your labels with CLIP (softmax over the labels) and SigLIP
     and SigLIP 2 (an independent sigmoid per label), side by side.
@@ -35,11 +38,16 @@ def compare_clip_siglip(
         labels: Candidate labels separated by commas, e.g. "cat, dog, a cat lying on a rug".
         template: Sentence with {} where each label goes, e.g. "This is a photo of {}.".
         top_k: Number of top labels shown per model.
+        clip_model: The model of the first column: a registry key (presets included, e.g.
+            "metaclip2-b16") or a checkpoint reference (a Hub id, a folder, open_clip:NAME@TAG).
+        siglip_model: The model of the second column, likewise (e.g. "siglip2-so400m").
+        siglip2_model: The model of the third column, likewise.
 
     Returns:
         (clip, siglip, siglip2, clip_note, siglip_note, siglip2_note): label scores and a note per model.
     """
-    yield from compare_models(image, labels, MODEL_KEYS, template=template, top_k=top_k)
+    chosen = (clip_model, siglip_model, siglip2_model)
+    yield from compare_models(image, labels, MODEL_KEYS, template=template, top_k=top_k, chosen=chosen)
 
 
 def build_clip_vs_siglip_tab(settings: Settings) -> None:
@@ -56,11 +64,16 @@ def build_clip_vs_siglip_tab(settings: Settings) -> None:
             with gr.Accordion("Options", open=False):
                 template = template_input(value=DEFAULT_TEMPLATE, info=texts.TEMPLATE_HELP)
                 top_k = number_slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
+            with gr.Accordion("Models in the columns", open=False):
+                pickers = [
+                    model_picker(f"Column {n + 1}", key, f"cvs-model-{n + 1}")
+                    for n, key in enumerate(MODEL_KEYS)
+                ]
             button = gr.Button("Compare", variant="primary", elem_id="cvs-run")
         with gr.Column(scale=5):
             columns = build_model_columns(MODEL_KEYS)
             gr.Markdown(texts.WHY_SIGMOID, elem_classes=["why-note"])
-    inputs = [image, labels, template, top_k]
+    inputs = [image, labels, template, top_k, *pickers]
     event = dict(
         fn=compare_clip_siglip, inputs=inputs, outputs=columns.outputs, concurrency_id=MODEL_CONCURRENCY_ID
     )
@@ -68,7 +81,7 @@ def build_clip_vs_siglip_tab(settings: Settings) -> None:
     labels.submit(api_visibility="private", **event)
     gr.Examples(
         examples=examples.clip_vs_siglip_examples(DEFAULT_TEMPLATE, DEFAULT_TOP_K),
-        inputs=inputs,
+        inputs=inputs[:4],  # the examples keep the default models
         outputs=columns.outputs,
         fn=compare_clip_siglip,
         cache_examples=False,

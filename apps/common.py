@@ -13,12 +13,12 @@ import gradio as gr
 from PIL import Image
 
 from apps import texts
-from apps.components import guarded
+from apps.components import guarded, open_dropdown
 from core.encoders import is_loaded
 from core.errors import SiglipProjectsError
 from core.images import open_query_image, to_rgb
 from core.languages import check_language_code, language_choices
-from core.registry import get_spec
+from core.registry import MODELS, get_spec
 from core.zeroshot import check_template, classify, parse_labels
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 #: tabs together and a crowd of users queues instead of exhausting memory.
 MODEL_CONCURRENCY_ID = "models"
 DEFAULT_TOP_K = 5
+MODEL_PICKER_HELP = (
+    "Any model of the list, or type a checkpoint: a Hub id (google/siglip2-so400m-patch14-384), a folder "
+    "on the server, or open_clip:NAME@TAG."
+)
 #: (label dict for gr.Label or None, note in Markdown) per model.
 ColumnValue = tuple[dict[str, float] | None, str]
 
@@ -71,6 +75,26 @@ def _check_language(language: object) -> None:
 def label_value(results: Sequence[dict[str, Any]], top_k: int) -> dict[str, float]:
     """`[{"label", "score"}]` (sorted) -> `{label: score}` of the top `top_k`, as gr.Label shows it."""
     return {str(row["label"]): float(row["score"]) for row in results[: max(1, int(top_k))]}
+
+
+def model_picker(label: str, default: str, elem_id: str) -> gr.Dropdown:
+    """Which model fills one column: a registry model (presets included) or any checkpoint reference
+    typed in (a Hub id, a folder on the server, `open_clip:NAME@TAG`), checked before the handler runs."""
+    return guarded(
+        open_dropdown(
+            choices=[(f"{spec.name} ({key})", key) for key, spec in MODELS.items()],
+            value=default,
+            label=label,
+            info=MODEL_PICKER_HELP,
+            elem_id=elem_id,
+        ),
+        _check_model,
+    )
+
+
+def _check_model(payload: object) -> None:
+    if payload not in ("", None):
+        get_spec(payload)  # type: ignore[arg-type]
 
 
 def model_heading(key: str) -> str:
@@ -120,8 +144,12 @@ def compare_models(
     template: str | None,
     top_k: int,
     language: str | None = None,
+    chosen: Sequence[str | None] = (),
 ) -> Iterator[tuple[Any, ...]]:
     """Score one image against the labels with each model in turn, yielding the columns as they fill.
+
+    `chosen` may swap the model of a column (by position; None or "" keeps `keys`' model): the swapped
+    column's note then names the model that filled it.
 
     Bad input (no image, no labels, a template without `{}`) fails the whole request with `gr.Error`
     before any model runs. A model that cannot be used (not downloadable offline, a language its
@@ -137,22 +165,43 @@ def compare_models(
         template = check_template(template)
     except SiglipProjectsError as error:
         raise user_error(error) from None
-    columns: list[ColumnValue] = [(None, _pending_note(key)) for key in keys]
+    swaps = [choice or key for key, choice in zip(keys, [*chosen, *[None] * len(keys)], strict=False)]
+    heads = [_swap_heading(key, swap) for key, swap in zip(keys, swaps, strict=True)]
+    columns: list[ColumnValue] = [
+        (None, head + _pending_note(swap)) for head, swap in zip(heads, swaps, strict=True)
+    ]
     yield _flatten(columns)
-    for position, key in enumerate(keys):
-        columns[position] = _classify_column(rgb, names, key, template, top_k, language)
+    for position, key in enumerate(swaps):
+        label, note = _classify_column(rgb, names, key, template, top_k, language)
+        columns[position] = (label, heads[position] + note)
         yield _flatten(columns)
 
 
+def _swap_heading(default: str, key: str) -> str:
+    """ "" for a column's own model; else the heading of the model put in its place."""
+    if key == default:
+        return ""
+    try:
+        return model_heading(key) + " · "
+    except SiglipProjectsError:  # the column's note says why
+        return ""
+
+
 def _pending_note(key: str) -> str:
-    name = get_spec(key).name
+    try:
+        name = get_spec(key).name
+    except SiglipProjectsError as error:
+        return texts.failed_note(key, str(error))
     return texts.running_note(name) if is_loaded(key) else texts.loading_note(name)
 
 
 def _classify_column(
     image: Image.Image, names: list[str], key: str, template: str, top_k: int, language: str | None
 ) -> ColumnValue:
-    spec = get_spec(key)
+    try:
+        spec = get_spec(key)
+    except SiglipProjectsError as error:  # a column given an unusable reference
+        return None, texts.failed_note(key, str(error))
     first_use = not is_loaded(key)
     started = time.perf_counter()
     try:

@@ -20,11 +20,19 @@ from core.errors import SiglipProjectsError
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
 from core.evaluation.uploads import UploadResult, evaluate_upload
-from core.limits import check_choice, quote
+from core.limits import check_choice, check_text, quote
 from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
 DEFAULT_MODELS: tuple[str, ...] = ("siglip", "siglip2", "clip")
+#: Longest "Other checkpoints" field: a few references.
+MAX_OTHER_MODELS_CHARS = 2000
+OTHER_MODELS_HELP = (
+    "More models, comma-separated: any compatible checkpoint, e.g. google/siglip2-base-patch16-256, "
+    "facebook/metaclip-2-worldwide-s16, open_clip:ViT-B-16-SigLIP2@webli, or a folder on the server."
+)
+#: The table's last columns: measured speed, the weights' memory, and the run's time.
+SPEED_HEADERS = ("img/s", "memory (MB)", "seconds")
 TASK_CHOICES = [
     ("Classification: one folder per class", "zeroshot"),
     ("Retrieval: images + captions", "retrieval"),
@@ -44,6 +52,7 @@ def evaluate(
     template: str = DEFAULT_TEMPLATE,
     ensemble: bool = False,
     language: str = texts.LANGUAGE_AUTO,
+    other_models: str = "",
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - Gradio's way of asking for a progress bar
 ) -> EvaluateOutput:
     """Evaluate models on your own labelled images: which model classifies (or retrieves) them best.
@@ -56,6 +65,8 @@ def evaluate(
         template: Sentence with one {} for the class name, e.g. "This is a photo of {}.".
         ensemble: Average CLIP's 80 ImageNet prompts per class instead of the template.
         language: NLLB language code of the class names or captions, or "auto" to guess.
+        other_models: More models to compare, comma-separated: checkpoint references (a Hub id such
+            as google/siglip2-base-patch16-256, a folder on the server, open_clip:NAME@TAG) or keys.
 
     Returns:
         (status, table, plot, per_class_plot, confusion_matrices, results_json, files): a Markdown
@@ -66,6 +77,7 @@ def evaluate(
     if not file:
         raise gr.Error(texts.EVALUATE_NO_FILE, print_exception=False)
     keys = [key for key in (models or []) if key]
+    keys += [part.strip() for part in (other_models or "").split(",") if part.strip()]
     if not keys:
         raise gr.Error(texts.EVALUATE_NO_MODEL, print_exception=False)
     started = time.perf_counter()
@@ -102,24 +114,32 @@ def _outputs(result: UploadResult, seconds: float) -> EvaluateOutput:
     best = report.results[report.best]  # type: ignore[index]
     rows = report.summary_rows()
     if report.task == "zeroshot":
-        headers = ["model", "top-1", "top-5", "mean per-class recall", "none of these", "seconds"]
+        headers = ["model", "top-1", "top-5", "mean per-class recall", "none of these", *SPEED_HEADERS]
         fields = ["top1", "top5", "mean_per_class_recall", "abstain"]
         score, groups = f"{best.metrics.top1:.1%}", f"{len(report.classes)} classes"  # type: ignore[union-attr]
     else:
         headers = [
             "model",
             *(f"{d} R@{k}" for d in ("image→text", "text→image") for k in (1, 5, 10)),
-            "seconds",
+            *SPEED_HEADERS,
         ]
         fields = [f"{d} R@{k}" for d in ("i2t", "t2i") for k in (1, 5, 10)]
         score, groups = f"{best.score:.1%}", f"{report.captions:,} captions"
     table = [
-        [("★ " if row["best"] else "") + row["name"], *(_percent(row[f]) for f in fields), row["seconds"]]
+        [
+            ("★ " if row["best"] else "") + row["name"],
+            *(_percent(row[f]) for f in fields),
+            row["images_per_second"],
+            row["memory_mb"],
+            row["seconds"],
+        ]
         for row in rows
     ]
     status = [
         texts.evaluation_status(report.task, best.name, score, report.images, groups, len(rows), seconds)
     ]
+    frontier = ", ".join(report.results[key].name for key in report.frontier)
+    status.append(texts.TRADEOFF_NOTE.format(machine=report.machine, frontier=frontier))
     if report.task == "zeroshot":
         status.append(texts.ABSTAIN_NOTE)
     status += [f"Note: {note}" for note in report.notes]
@@ -145,6 +165,11 @@ def _outputs(result: UploadResult, seconds: float) -> EvaluateOutput:
     )
 
 
+def tradeoff_picture(files: list[str] | None) -> str | None:
+    """The accuracy-against-speed plot among a run's files (None before a run)."""
+    return next((str(path) for path in files or [] if str(path).endswith("tradeoff.png")), None)
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
@@ -164,6 +189,10 @@ def build_evaluate_tab(settings: Settings) -> None:
             button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
         with gr.Column(scale=5):
             outputs = _build_outputs()
+            tradeoff = gr.Image(
+                label="Accuracy against speed", show_label=False, type="filepath", interactive=False,
+                elem_id="eval-tradeoff",
+            )  # fmt: skip
     task, per_class, confusion = inputs[1], outputs[3], outputs[4]
     # Retrieval has no per-class plot and no confusion matrices: show their places for classification only.
     task.change(
@@ -173,7 +202,7 @@ def build_evaluate_tab(settings: Settings) -> None:
         api_visibility="private",
         queue=False,
     )
-    button.click(
+    run = button.click(
         evaluate,
         inputs=inputs,
         outputs=outputs,
@@ -182,10 +211,12 @@ def build_evaluate_tab(settings: Settings) -> None:
         concurrency_limit=1,
         show_progress_on=[outputs[0]],
     )
+    # The trade-off picture is one of the files: shown beside the results without changing the API.
+    run.then(tradeoff_picture, inputs=outputs[6], outputs=tradeoff, api_visibility="private", queue=False)
 
 
 def _build_inputs() -> list[gr.components.Component]:
-    """(file, task, models, template, ensemble, language): the handler's inputs, in order, each
+    """(file, task, models, template, ensemble, language, other models): the handler's inputs, in order, each
     checking what a request sends before Gradio keeps it."""
     file = guarded(
         gr.File(label="Zip of your images", file_types=[".zip"], type="filepath", elem_id="eval-file"),
@@ -216,7 +247,11 @@ def _build_inputs() -> list[gr.components.Component]:
             lambda payload: check_choice("Prompt ensemble", payload, (True, False)),
         )
         language = language_dropdown("Language", "Guess from the texts", texts.EVALUATE_LANGUAGE_HELP)
-    return [file, task, models, template, ensemble, language]
+    other = guarded(
+        gr.Textbox(value="", label="Other checkpoints", info=OTHER_MODELS_HELP, elem_id="eval-other-models"),
+        lambda payload: check_text(payload, "Other checkpoints", MAX_OTHER_MODELS_CHARS),
+    )
+    return [file, task, models, template, ensemble, language, other]
 
 
 def _build_outputs() -> list[gr.components.Component]:

@@ -15,6 +15,7 @@ from apps.common import (
     build_model_columns,
     compare_models,
     language_dropdown,
+    model_picker,
     user_error,
 )
 from apps.components import image_upload, labels_input, number_slider, template_input
@@ -52,6 +53,10 @@ def compare_multilingual(
     language: str = texts.LANGUAGE_AUTO,
     template: str = DEFAULT_TEMPLATE,
     top_k: int = DEFAULT_TOP_K,
+    siglip_multilingual_model: str = "siglip-multilingual",
+    siglip2_model: str = "siglip2",
+    nllb_clip_model: str = "nllb-clip",
+    mclip_model: str = "mclip",
 ) -> Iterator[tuple[Any, ...]]:
     """Zero-shot classify an image against labels in any language with SigLIP multilingual, SigLIP 2,
     NLLB-CLIP and multilingual CLIP, side by side.
@@ -69,12 +74,20 @@ def compare_multilingual(
         language: NLLB code of the labels' language (e.g. deu_Latn), or "auto" to guess it.
         template: Sentence with {} where each label goes, in the labels' language; "{}" for none.
         top_k: Number of top labels shown per model.
+        siglip_multilingual_model: The model of the first column: a registry key (presets included,
+            e.g. "metaclip2-s16") or a checkpoint reference (a Hub id, a folder, open_clip:NAME@TAG).
+        siglip2_model: The model of the second column, likewise.
+        nllb_clip_model: The model of the third column, likewise.
+        mclip_model: The model of the fourth column, likewise.
 
     Returns:
         Four label-score values, four notes and the source-language note.
     """
     code, language_note = resolve_language(language, labels)
-    for values in compare_models(image, labels, MODEL_KEYS, template=template, top_k=top_k, language=code):
+    chosen = (siglip_multilingual_model, siglip2_model, nllb_clip_model, mclip_model)
+    for values in compare_models(
+        image, labels, MODEL_KEYS, template=template, top_k=top_k, language=code, chosen=chosen
+    ):
         yield (*values, language_note)
 
 
@@ -93,18 +106,23 @@ def build_multilingual_tab(settings: Settings) -> None:
             with gr.Accordion("Options", open=False):
                 template = template_input(value=DEFAULT_TEMPLATE, info=texts.MULTILINGUAL_TEMPLATE_HELP)
                 top_k = number_slider(1, MAX_LABELS, value=DEFAULT_TOP_K, step=1, label="Top labels shown")
+            with gr.Accordion("Models in the columns", open=False):
+                pickers = [
+                    model_picker(f"Column {n + 1}", key, f"ml-model-{n + 1}")
+                    for n, key in enumerate(MODEL_KEYS)
+                ]
             button = gr.Button("Classify", variant="primary", elem_id="ml-run")
         with gr.Column(scale=6):
             language_note = gr.Markdown(label="Source language", show_label=False, elem_id="ml-language")
             columns = build_model_columns(MODEL_KEYS)
-    inputs = [image, labels, language, template, top_k]
+    inputs = [image, labels, language, template, top_k, *pickers]
     outputs = [*columns.outputs, language_note]
     event = dict(fn=compare_multilingual, inputs=inputs, outputs=outputs, concurrency_id=MODEL_CONCURRENCY_ID)
     button.click(api_name="compare_multilingual", **event)
     labels.submit(api_visibility="private", **event)
     gr.Examples(
         examples=examples.multilingual_examples(DEFAULT_TEMPLATE, DEFAULT_TOP_K),
-        inputs=inputs,
+        inputs=inputs[:5],  # the examples keep the default models
         outputs=outputs,
         fn=compare_multilingual,
         cache_examples=False,

@@ -288,3 +288,9 @@ MCP_REFUSED = (
     "Collections are created, changed and deleted in the app or with gradio_client, not through MCP "
     "(MCP calls share one session, so ownership could not be kept)."
 )
+
+TRADEOFF_NOTE = (
+    "**Speed** (img/s: images embedded per second, decoding included) and **memory** (the model's "
+    "weights) were measured on {machine}. Worth their cost on this data: **{frontier}** (no other model "
+    "is both faster and better); the picture below shows each model's accuracy against its speed."
+)

@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from apps import gallery, texts
-from apps.common import user_error
+from apps.common import model_picker, user_error
 from apps.components import guarded, open_dropdown, short_text
 from core.config import Settings, get_settings
 from core.errors import SiglipProjectsError
@@ -193,7 +193,6 @@ def build_your_images_tab(settings: Settings, tab: gr.Tab | None = None) -> None
         settings.upload_max_files, settings.upload_max_mb, settings.collection_max_images
     )
     gr.Markdown(texts.COLLECTIONS_INTRO + "\n" + limits)
-    models = [(f"{spec.name} ({key})", key) for key, spec in MODELS.items()]
     with gr.Row():
         with gr.Column(scale=2, min_width=320), gr.Tabs():
             with gr.Tab("Create", id="yours-create"):
@@ -204,9 +203,7 @@ def build_your_images_tab(settings: Settings, tab: gr.Tab | None = None) -> None
                     ),
                     "The collection name",
                 )
-                model = gr.Dropdown(
-                    label="Model", choices=models, value=DEFAULT_MODEL_KEY, elem_id="yours-model"
-                )
+                model = model_picker("Model", DEFAULT_MODEL_KEY, "yours-model")
                 create = gr.Button("Create collection", variant="primary", elem_id="yours-create-run")
             with gr.Tab("Add images", id="yours-add"):
                 add_target = short_text(

@@ -146,6 +146,15 @@ class Settings:
             "every few minutes; 0: kept until the app stops).",
         ),
     )
+    loaded_models_gb: float = field(
+        default=0.0,
+        metadata=_meta(
+            "LOADED_MODELS_GB",
+            "Most memory all loaded models may take together, in GB (0: 60% of the machine's memory). "
+            "Models load on first use; the least recently used are unloaded to make room for another, "
+            "and a model larger than this is refused with its size.",
+        ),
+    )
     mcp: bool = field(
         default=True,
         metadata=_meta("MCP", "Serve the search and comparison tools over MCP at `/gradio_api/mcp/`."),

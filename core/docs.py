@@ -18,8 +18,8 @@ from core.registry import MODELS, env_var, slot_name
 
 def models_table() -> str:
     rows = [
-        "| key | model | default checkpoint | override | scores | languages | good for |",
-        "|---|---|---|---|---|---|---|",
+        "| key | model | default checkpoint | override | scores | languages | good for | published |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for spec in MODELS.values():
         tag = f", pretrained `{spec.pretrained_tag}`" if spec.pretrained_tag else ""
@@ -28,7 +28,8 @@ def models_table() -> str:
         )
         overrides = "<br>".join(f"`{env_var(slot_name(spec.key, tower))}`" for tower, _ in spec.towers)
         scores = "sigmoid per label" if spec.scoring == "sigmoid" else "softmax over labels"
-        cells = [f"`{spec.key}`", spec.name, defaults, overrides, scores, spec.languages, spec.good_for]
+        key = f"`{spec.key}`" + (" (preset)" if spec.preset else "")
+        cells = [key, spec.name, defaults, overrides, scores, spec.languages, spec.good_for, spec.published]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -9,78 +9,33 @@ or by `python app.py --model SLOT=VALUE`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
 
+from core.checkpoints import Checkpoint, inspect, is_reference
 from core.errors import UnknownModelError
 from core.limits import quote
+from core.presets import PRESETS, siglip2_published
+from core.specs import MODEL_ENV_PREFIX, Backend, ModelSpec, Scoring, env_var, slot_name
 
-Backend = Literal["transformers", "open_clip", "sentence-transformers"]
-Scoring = Literal["sigmoid", "softmax"]
+__all__ = [
+    "CORE_MODELS",
+    "DEFAULT_MODEL_KEY",
+    "MODELS",
+    "MODEL_ENV_PREFIX",
+    "Backend",
+    "ModelSpec",
+    "Scoring",
+    "all_slots",
+    "env_var",
+    "get_spec",
+    "reference_spec",
+    "resolve_sources",
+    "slot_name",
+    "sources_id",
+    "spec_of",
+]
 
-MODEL_ENV_PREFIX = "SIGLIP_PROJECTS_MODEL_"
 #: The model used wherever none is chosen: index builds, the drawing search, `classify`.
 DEFAULT_MODEL_KEY = "siglip"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model of the registry.
-
-    Attributes:
-        key: Stable name used in the CLI, the API and index manifests.
-        name: Display name.
-        family: Family label shown to users (and used by the encoder factory).
-        backend: Library that loads it.
-        towers: (tower, default checkpoint) pairs; tower "" means a single checkpoint.
-        scoring: How zero-shot label scores are made: an independent sigmoid per label, or a
-            softmax over the labels.
-        languages: Languages its text tower understands, in words.
-        good_for: What it is good at, one sentence.
-        pretrained_tag: open_clip pretrained tag used with the default model name.
-        native_resolution: True when images keep their aspect ratio (NaFlex).
-        lowercase_texts: Texts are lowercased before tokenizing, as in the model's training (SigLIP 2,
-            whose big_vision text pipeline lowercases). transformers does it only for checkpoints of
-            `model_type` `siglip2` (NaFlex, through `Siglip2Tokenizer`), not for the fixed-resolution
-            SigLIP 2 checkpoints (`model_type` `siglip` with a Gemma tokenizer): here every SigLIP 2
-            key does.
-    """
-
-    key: str
-    name: str
-    family: str
-    backend: Backend
-    towers: tuple[tuple[str, str], ...]
-    scoring: Scoring
-    languages: str
-    good_for: str
-    pretrained_tag: str | None = None
-    native_resolution: bool = False
-    lowercase_texts: bool = False
-
-    @property
-    def multilingual(self) -> bool:
-        return self.languages != "English"
-
-    def slots(self) -> dict[str, str]:
-        """Map each override slot name (`siglip`, `mclip-image`...) to its default checkpoint."""
-        return {slot_name(self.key, tower): default for tower, default in self.towers}
-
-    def default_id(self) -> str:
-        """The default checkpoint(s) as one human-readable string."""
-        if len(self.towers) == 1:
-            default = self.towers[0][1]
-            return f"{default} (pretrained `{self.pretrained_tag}`)" if self.pretrained_tag else default
-        return " + ".join(f"{default} ({tower})" for tower, default in self.towers)
-
-
-def slot_name(key: str, tower: str) -> str:
-    return f"{key}-{tower}" if tower else key
-
-
-def env_var(slot: str) -> str:
-    """`mclip-image` -> `SIGLIP_PROJECTS_MODEL_MCLIP_IMAGE`."""
-    return MODEL_ENV_PREFIX + slot.upper().replace("-", "_")
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -107,6 +62,7 @@ MODELS: dict[str, ModelSpec] = {
             good_for="Better image-text matching than SigLIP, in many languages, "
             "at a fixed 224x224 resolution.",
             lowercase_texts=True,
+            published=siglip2_published(78.2, 52.1),
         ),
         ModelSpec(
             key="siglip2-naflex",
@@ -165,19 +121,61 @@ MODELS: dict[str, ModelSpec] = {
             languages="Multilingual (50+ languages, distilled from CLIP's English text tower)",
             good_for="Multilingual text against CLIP ViT-B/32 image embeddings.",
         ),
+        *PRESETS,
     )
 }
+#: The models of the demo tabs and of an evaluation that names none: the registry less the presets.
+CORE_MODELS: tuple[str, ...] = tuple(key for key, spec in MODELS.items() if not spec.preset)
 
 
 def get_spec(key: str) -> ModelSpec:
-    """Return the spec of `key`.
+    """Return the spec of `key`: a registry key, or a checkpoint reference (a Hub id, a local folder,
+    `open_clip:...`; see `core.checkpoints`), resolved here and nowhere else.
 
     Raises:
-        UnknownModelError: `key` is not in the registry; the message lists the keys that are.
+        UnknownModelError: neither a registry key nor a supported reference; the message lists the
+            keys and what references are supported.
+        ModelLoadError: a reference whose config cannot be read (offline and not cached).
     """
     if isinstance(key, str) and key in MODELS:
         return MODELS[key]
-    raise UnknownModelError(f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}.")
+    if is_reference(key):
+        return reference_spec(inspect(key))
+    raise UnknownModelError(
+        f"Unknown model {quote(key)}. Known models: {', '.join(MODELS)}; or a checkpoint reference "
+        "(ORG/REPO on the Hub, a local folder, open_clip:NAME@TAG)."
+    )
+
+
+#: (family label, native resolution, lowercased texts) of each kind of referenced checkpoint.
+_REFERENCE_FAMILIES: dict[str, tuple[str, bool, bool]] = {
+    "siglip": ("SigLIP", False, False),
+    "siglip-gemma": ("SigLIP 2", False, True),
+    "siglip2": ("SigLIP 2 NaFlex", True, True),
+    "clip": ("CLIP", False, False),
+    "metaclip_2": ("MetaCLIP 2", False, False),
+    "open_clip": ("open_clip", False, False),
+}
+
+
+def reference_spec(checkpoint: Checkpoint) -> ModelSpec:
+    """The spec of a referenced checkpoint: its key is the reference, its one tower the exact source
+    (pinned to the Hub commit where known); the family decides scoring and text handling."""
+    kind = "siglip-gemma" if checkpoint.gemma_tokenizer else checkpoint.model_type
+    family, native, lowercase = _REFERENCE_FAMILIES[kind]
+    return ModelSpec(
+        key=checkpoint.reference,
+        name=checkpoint.name,
+        family=family,
+        backend=checkpoint.backend,
+        towers=(("", checkpoint.source),),
+        scoring="sigmoid" if checkpoint.sigmoid else "softmax",
+        languages="As trained (checkpoint reference)",
+        good_for="A checkpoint named by reference.",
+        native_resolution=native,
+        lowercase_texts=lowercase,
+        reference=True,
+    )
 
 
 def spec_of(model: str | ModelSpec) -> ModelSpec:
@@ -200,5 +198,8 @@ def sources_id(sources: Mapping[str, str]) -> str:
 
 
 def resolve_sources(spec: ModelSpec, overrides: Mapping[str, str]) -> dict[str, str]:
-    """Map each tower of `spec` to the checkpoint to load: the override if set, else the default."""
+    """Map each tower of `spec` to the checkpoint to load: the override if set, else the default (a
+    referenced checkpoint: always its own source)."""
+    if spec.reference:
+        return dict(spec.towers)
     return {tower: overrides.get(slot_name(spec.key, tower)) or default for tower, default in spec.towers}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core.testing.tiny_models import build_tiny_models, env_var_name
+from core.testing.tiny_models import build_reference_models, build_tiny_models, env_var_name
 
 CACHE_ENV = "SIGLIP_PROJECTS_TEST_CACHE"
 
@@ -54,6 +54,14 @@ def tiny_models() -> Iterator[dict[str, str]]:
         for slot, value in models.items():
             patch.setenv(env_var_name(slot), value)
         yield models
+
+
+@pytest.fixture(scope="session")
+def reference_models(tiny_models) -> dict[str, str]:
+    """{name: checkpoint reference} of the tiny checkpoints named by reference: `metaclip2` (a folder),
+    `open-clip-pe-core` and `open-clip-siglip2` (`open_clip:local-dir:...`), plus `siglip2-folder`
+    (the tiny SigLIP 2 checkpoint given as a plain folder reference)."""
+    return {**build_reference_models(_cache_root()), "siglip2-folder": tiny_models["siglip2"]}
 
 
 @pytest.fixture(scope="session")

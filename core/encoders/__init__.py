@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from core.config import Settings, get_settings
 from core.encoders.base import Embeddings, Encoder, FastPath, ProgressCallback
+from core.encoders.budget import LoadedModels, budget_bytes, model_bytes, show
 from core.errors import ModelLoadError, SiglipProjectsError
 from core.registry import ModelSpec, env_var, get_spec, resolve_sources, slot_name, spec_of
 
@@ -70,6 +71,8 @@ class EncoderLoader:
     def __init__(self, factory: EncoderFactory | None = None) -> None:
         self.factory = factory or _make_encoder
         self._cache: dict[_CacheKey, Encoder] = {}
+        #: Sizes of the loaded models in order of use, within the `loaded_models_gb` budget.
+        self.loaded = LoadedModels()
         self._locks: dict[_CacheKey, threading.Lock] = {}
         self._guard = threading.Lock()
         #: How many times each model was actually loaded (the load test checks "once").
@@ -81,18 +84,35 @@ class EncoderLoader:
         spec = spec_of(key)
         settings = run_settings(settings or get_settings(), bulk=bulk)
         cache_key = _cache_key(spec, settings)
-        encoder = self._cache.get(cache_key)
+        with self._guard:
+            encoder = self._cache.get(cache_key)
+            self.loaded.touch(cache_key)
+            lock = self._locks.setdefault(cache_key, threading.Lock())
         if encoder is not None:
             return encoder
-        with self._guard:
-            lock = self._locks.setdefault(cache_key, threading.Lock())
+        budget = budget_bytes(settings.loaded_models_gb)
         with lock:
             encoder = self._cache.get(cache_key)
             if encoder is None:
+                with self._guard:
+                    self.loaded.check(cache_key, repr(spec.key), budget)
                 with EncoderLoader._load_lock:
                     encoder = self._load(spec, settings)
-                self._cache[cache_key] = encoder
+                self._admit(cache_key, spec, encoder, budget)
             return encoder
+
+    def _admit(self, cache_key: _CacheKey, spec: ModelSpec, encoder: Encoder, budget: int) -> None:
+        """Cache a newly loaded model, unloading the least recently used ones to keep within `budget`.
+
+        Raises:
+            ModelLoadError: the model alone is larger than the budget (it is dropped).
+        """
+        size = model_bytes(encoder)
+        with self._guard:
+            for key in self.loaded.admit(cache_key, repr(spec.key), size, budget):
+                log.info("Unloading %s to make room for %s (%s)", key[0], spec.key, show(size))
+                self._cache.pop(key, None)  # type: ignore[arg-type]
+            self._cache[cache_key] = encoder
 
     def is_loaded(
         self, key: str | ModelSpec, settings: Settings | None = None, *, bulk: bool = False
@@ -102,13 +122,15 @@ class EncoderLoader:
     def forget(self, key: str | None = None, settings: Settings | None = None) -> None:
         """Drop one loaded model (`key` as `settings` load it, for interactive and for bulk use), or
         every one when `key` is None."""
-        if key is None:
-            self._cache.clear()
-            return
-        for bulk in (False, True):
-            self._cache.pop(
-                _cache_key(get_spec(key), run_settings(settings or get_settings(), bulk=bulk)), None
-            )
+        with self._guard:
+            if key is None:
+                self._cache.clear()
+                self.loaded = LoadedModels()
+                return
+            for bulk in (False, True):
+                cache_key = _cache_key(get_spec(key), run_settings(settings or get_settings(), bulk=bulk))
+                self._cache.pop(cache_key, None)
+                self.loaded.drop(cache_key)
 
     def _load(self, spec: ModelSpec, settings: Settings) -> Encoder:
         sources = resolve_sources(spec, settings.model_overrides)
@@ -195,6 +217,11 @@ def _load_error_message(spec: ModelSpec, sources: dict[str, str], error: Excepti
             "use a checkpoint with safetensors weights"
         )
     reason = reason[:300].rstrip(".") or type(error).__name__
+    if spec.reference:
+        return (
+            f"Could not load model {spec.key!r} ({spec.family}): {reason}. If you are offline, download it "
+            "once with internet (it is then cached), or give a local folder instead."
+        )
     where = ", ".join(f"'{source}'" for source in sources.values())
     how = " or ".join(f"{env_var(slot_name(spec.key, tower))}=/path/to/folder" for tower in sources)
     flags = " ".join(f"--model {slot_name(spec.key, tower)}=/path/to/folder" for tower in sources)

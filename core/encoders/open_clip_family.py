@@ -1,4 +1,6 @@
-"""NLLB-CLIP through open_clip: a CLIP image tower with the NLLB-200 text encoder.
+"""open_clip models: NLLB-CLIP (a CLIP image tower with the NLLB-200 text encoder) and any model named
+by an `open_clip:` reference (PE-Core, open_clip's SigLIP 2...), each with open_clip's own tokenizer
+and preprocessing; SigLIP-type models add their logit bias and score with a sigmoid.
 
 The NLLB tokenizer prefixes each text with its source-language token (`eng_Latn`, `fra_Latn`...) and
 NLLB-CLIP pools that first position, so texts are embedded per language; the wrong code gives
@@ -40,6 +42,8 @@ class OpenClipEncoder(Encoder):
             name, pretrained=tag, device=self.device, require_pretrained=tag is not None
         )
         self.logit_scale = float(model.logit_scale.detach().exp())
+        bias = getattr(model, "logit_bias", None)
+        self.logit_bias = float(bias.detach()) if bias is not None else 0.0
         self.model = model.to(dtype=self.dtype).eval()
         self.preprocess = preprocess
         self._fast_path = self._make_fast_path()
@@ -74,6 +78,8 @@ class OpenClipEncoder(Encoder):
         return to_numpy(self.model.encode_image(values))
 
     def _embed_text_batch(self, texts: list[str], language: str | None) -> np.ndarray:
+        if not self.languages:  # not NLLB: the tokenizer takes no language
+            return to_numpy(self.model.encode_text(self.tokenizer(texts).to(self.device)))
         language = self.check_language(language or DEFAULT_LANGUAGE)
         with self._tokenizer_lock:
             # open_clip's set_language() is undone by transformers 5, which re-applies `src_lang` on

@@ -1,7 +1,9 @@
-"""SigLIP, SigLIP 2 (fixed resolution and NaFlex), SigLIP multilingual and CLIP, via transformers.
+"""SigLIP, SigLIP 2 (fixed resolution and NaFlex), SigLIP multilingual, CLIP and MetaCLIP 2, via
+transformers.
 
 Text handling follows transformers' zero-shot-image-classification pipeline: SigLIP-type models (the
-registry's sigmoid-scored ones) pad texts to `max_length` 64; CLIP pads to the longest text. One
+registry's sigmoid-scored ones) pad texts to `max_length` 64; CLIP and MetaCLIP 2 pad to the longest
+text. One
 departure: every SigLIP 2 key lowercases its texts, as in training (`ModelSpec.lowercase_texts`);
 transformers does so only for NaFlex checkpoints, so for fixed-resolution SigLIP 2 the pipeline's
 scores differ from ours on texts with capitals (and equal them on lowercase texts).
@@ -12,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from core.checkpoints import split_revision
 from core.config import Settings
 from core.encoders.base import Encoder, FastPath, Pixels, to_numpy
 from core.registry import ModelSpec
@@ -24,19 +27,19 @@ class TransformersEncoder(Encoder):
         super().__init__(spec, sources, settings)
         from transformers import AutoModel, AutoProcessor
 
-        source = sources[""]
+        source, revision = split_revision(sources[""])
         # trust_remote_code stays off: every family here is built into transformers.
         # Loaded as stored, then cast: transformers 5 keeps fp32 safetensors weights as views of the
         # memory-mapped file, so the cast allocates only the bf16 copy. Loading with `dtype=bf16`
         # instead measured the same resident and peak memory (benchmarks.memory), and would read the
         # score scale in bf16.
-        model = AutoModel.from_pretrained(source, trust_remote_code=False)
+        model = AutoModel.from_pretrained(source, revision=revision, trust_remote_code=False)
         # Read the score scale and bias in fp32 before any cast: bf16 would shift exp(scale) by ~1%.
         self.logit_scale = float(model.logit_scale.detach().exp())
         bias = getattr(model, "logit_bias", None)
         self.logit_bias = float(bias.detach()) if bias is not None else 0.0
         self.model = model.to(device=self.device, dtype=self.dtype).eval()
-        self.processor = AutoProcessor.from_pretrained(source, trust_remote_code=False)
+        self.processor = AutoProcessor.from_pretrained(source, revision=revision, trust_remote_code=False)
         if spec.lowercase_texts:
             lowercase_first(self.processor.tokenizer)
         # The pipeline pads every SigLIP-type text to 64 tokens; those are the sigmoid-scored models.

@@ -15,7 +15,7 @@ from typing import Any
 from core.config import Settings
 from core.errors import InvalidInputError
 from core.limits import check_choice, check_path
-from core.registry import MODELS, get_spec
+from core.registry import CORE_MODELS, MODELS, get_spec
 
 ZEROSHOT_EXAMPLES = """examples:
   # a folder with one sub-folder of images per class (cat/, dog/, golden_retriever/...)
@@ -87,8 +87,9 @@ def _common(command: argparse.ArgumentParser, column: str, default: str, help: s
     data.add_argument("--limit", type=int, help="Read only the first N rows (streamed from the Hub).")
     command.add_argument(
         "--models",
-        help=f"Comma-separated model keys (default: every model: {','.join(MODELS)}); one that cannot load "
-        "is reported and skipped.",
+        help=f"Comma-separated model keys (default: {','.join(CORE_MODELS)}; presets: "
+        f"{','.join(key for key in MODELS if key not in CORE_MODELS)}) or checkpoint references (a Hub "
+        "id, a local folder, open_clip:NAME@TAG); one that cannot load is reported and skipped.",
     )
     command.add_argument("--language", help="Language code of the texts for NLLB-CLIP (default: guessed).")
     command.add_argument("--json", type=Path, help="Write the results as JSON here.")
@@ -246,12 +247,20 @@ def format_report(report: Any) -> str:
         columns = [(f"{d} R@{k}", f"{d} R@{k}") for d in ("i2t", "t2i") for k in (1, 5, 10)]
     rows = report.summary_rows()
     width = max([len(row["name"]) for row in rows] + [5])
-    lines = [head, "", f"  {'model':<{width}}  " + "  ".join(f"{title:>10}" for title, _ in columns)]
+    titles = [title for title, _ in columns] + ["img/s", "memory"]
+    lines = [head, "", f"  {'model':<{width}}  " + "  ".join(f"{title:>10}" for title in titles)]
     for row in rows:
         cells = ["—" if row[field] is None else f"{row[field]:.1%}" for _, field in columns]
+        cells += [_number(row["images_per_second"], "{:,.1f}"), _number(row["memory_mb"], "{:,.1f} MB")]
         mark = "*" if row["best"] else " "
         lines.append(f"{mark} {row['name']:<{width}}  " + "  ".join(f"{cell:>10}" for cell in cells))
     lines.append("")
+    lines.append(
+        f"img/s: images embedded per second (decoding included), measured on {report.machine}; memory: "
+        "the model's weights. Worth its cost here: "
+        + ", ".join(report.results[key].name for key in report.frontier)
+        + " (no other model is both faster and better; --plots draws it as tradeoff.png)."
+    )
     lines.append(
         "* best model" + (" (top-1 accuracy)." if report.task == "zeroshot" else " (mean recall@k).")
     )
@@ -270,3 +279,7 @@ def format_report(report: Any) -> str:
     for key, reason in report.unavailable.items():
         lines.append(f"Not evaluated: {key}: {reason}")
     return "\n".join(lines)
+
+
+def _number(value: float | None, shape: str) -> str:
+    return "—" if value is None else shape.format(value)

@@ -9,6 +9,7 @@ next batch. Class prompts go through the zero-shot label cache, so repeated runs
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from core.config import Settings
 from core.encoders import Encoder, get_encoder
+from core.encoders.budget import model_bytes
 from core.encoders.runtimes import RuntimeChoice
 from core.errors import ModelLoadError
 from core.evaluation.data import ImageRef
@@ -155,9 +157,31 @@ def is_sigmoid(encoder: Encoder) -> bool:
 
 
 def describe(encoder: Encoder) -> dict[str, Any]:
-    """What a report records about the loaded model: its checkpoint, device and precision."""
+    """What a report records about the loaded model: its checkpoint, device, precision and the memory
+    its weights take (MB, as the loaded-models budget counts it)."""
     return {
         "model_id": encoder.model_id,
         "device": encoder.device,
         "dtype": str(encoder.dtype).split(".")[-1],
+        "memory_mb": round(model_bytes(encoder) / 2**20, 1),
     }
+
+
+def machine(devices: Iterable[str]) -> str:
+    """The machine the figures were measured on, in words: the CPU (model and cores), and the GPU of
+    each CUDA device used."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:  # not Linux
+        pass
+    parts = [f"{cpu}, {os.cpu_count()} cores"]
+    for device in sorted(set(devices)):
+        if device.startswith("cuda"):
+            import torch
+
+            parts.append(torch.cuda.get_device_name(torch.device(device)))
+    return "; ".join(parts)

@@ -59,14 +59,17 @@ def write_plots(report: EvalReport, folder: str | Path) -> dict[str, Path]:
     """Draw every plot of `report` into `folder`.
 
     Returns:
-        {"accuracy" | "recall" | "per_class" | "confusion:<model key>": PNG path}, in display order.
+        {"accuracy" | "recall" | "per_class" | "tradeoff" | "confusion:<model key>": PNG path}, in
+        display order.
     """
     folder = Path(folder)
     if report.task == "retrieval":
-        return {"recall": recall_plot(report, folder / "recall_at_k.png")}
+        plots = {"recall": recall_plot(report, folder / "recall_at_k.png")}
+        return plots | {"tradeoff": tradeoff_plot(report, folder / "tradeoff.png")}
     plots = {
         "accuracy": accuracy_plot(report, folder / "accuracy.png"),
         "per_class": per_class_plot(report, folder / "per_class_accuracy.png"),
+        "tradeoff": tradeoff_plot(report, folder / "tradeoff.png"),
     }
     for key in report.results:
         plots[f"confusion:{key}"] = confusion_plot(report, key, folder / f"confusion_{key}.png")
@@ -115,6 +118,43 @@ def accuracy_plot(report: EvalReport, path: Path) -> Path:
     axes.set_ylabel("share of images")
     axes.legend(loc="upper center", ncols=3, fontsize=8, frameon=False)
     axes.set_title(f"Zero-shot accuracy on {report.images:,} images, {len(report.classes)} classes")
+    axes.spines[["top", "right"]].set_visible(False)
+    return _save(figure, path)
+
+
+def tradeoff_plot(report: EvalReport, path: Path) -> Path:
+    """Score against measured images per second (log scale), one point per model, with the frontier
+    (the models no other beats on both) joined and starred: is the bigger model worth its cost here?"""
+    keys = [key for key in report.results if report.results[key].details.get("images_per_second")]
+    frontier = report.frontier
+    figure = _figure(7.5, 4.8)
+    axes = figure.add_subplot()
+    speed = {key: report.results[key].details["images_per_second"] for key in keys}
+    score = {key: report.results[key].score for key in keys}
+    if frontier:
+        axes.plot(
+            [speed[k] for k in frontier], [score[k] for k in frontier], color=METRIC_COLOURS[1], zorder=1
+        )
+    for key in keys:
+        on = key in frontier
+        memory = report.results[key].details.get("memory_mb")
+        axes.scatter(
+            speed[key], score[key], s=90 if on else 45, marker="*" if on else "o", zorder=2,
+            color=METRIC_COLOURS[0] if on else "#9ca3af",
+        )  # fmt: skip
+        size = "" if not memory else f"{memory / 1024:.1f} GB" if memory >= 1024 else f"{memory:.1f} MB"
+        label = report.results[key].name + (f"\n{size}" if size else "")
+        axes.annotate(label, (speed[key], score[key]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    axes.set_xscale("log")
+    axes.margins(x=0.15, y=0.15)  # room for the names beside the points
+    _percent(axes.yaxis)
+    what = "top-1 accuracy" if report.task == "zeroshot" else "mean recall@k"
+    axes.set_xlabel(
+        f"images per second, measured on {report.machine or 'this machine'} (log scale)", fontsize=8
+    )
+    axes.set_ylabel(what)
+    axes.set_title(f"{what.capitalize()} against speed: ★ the models no other beats on both", fontsize=10)
+    axes.grid(alpha=0.3)
     axes.spines[["top", "right"]].set_visible(False)
     return _save(figure, path)
 

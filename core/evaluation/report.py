@@ -62,6 +62,16 @@ class EvalReport:
     unavailable: dict[str, str] = field(default_factory=dict)
     skipped: tuple[SkippedImage, ...] = ()
     notes: tuple[str, ...] = ()
+    #: The machine the speeds were measured on (CPU model and cores; GPUs used).
+    machine: str = ""
+
+    @property
+    def frontier(self) -> tuple[str, ...]:
+        """The models no other beats on both speed and score: each is faster than every more accurate
+        model. Fastest first; models without a measured speed are left out."""
+        return pareto_frontier(
+            {key: (r.details.get("images_per_second"), r.score) for key, r in self.results.items()}
+        )
 
     @property
     def best(self) -> str | None:
@@ -102,6 +112,8 @@ class EvalReport:
             "unavailable": dict(self.unavailable),
             "skipped": [{"item": s.item, "reason": s.reason} for s in self.skipped],
             "notes": list(self.notes),
+            "machine": self.machine,
+            "frontier": list(self.frontier),
         }
 
     def write_json(self, path: str | Path) -> Path:
@@ -137,7 +149,12 @@ class EvalReport:
             for direction, values in (result.recall or {}).items():
                 short = "i2t" if direction == "image_to_text" else "t2i"
                 row.update({f"{short} {k}": v for k, v in values.items()})
-            row.update(seconds=round(result.seconds, 2), best=key == self.best)
+            row.update(
+                images_per_second=result.details.get("images_per_second"),
+                memory_mb=result.details.get("memory_mb"),
+                seconds=round(result.seconds, 2),
+                best=key == self.best,
+            )
             rows.append(row)
         return rows
 
@@ -161,3 +178,19 @@ class EvalReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_csv(), encoding="utf-8")
         return path
+
+
+def pareto_frontier(points: dict[str, tuple[float | None, float]]) -> tuple[str, ...]:
+    """Keys of `points` ({key: (speed, score)}) that no other point matches or beats on both, one of
+    them strictly; fastest first (ties: the higher score first). Points without a speed are left out."""
+    ordered = sorted(
+        ((speed, score, key) for key, (speed, score) in points.items() if speed is not None),
+        key=lambda point: (-point[0], -point[1]),
+    )
+    chosen: list[str] = []
+    best: tuple[float, float] | None = None  # the last point chosen
+    for speed, score, key in ordered:
+        if best is None or score > best[1] or (speed, score) == best:  # equal points: neither beats the other
+            chosen.append(key)
+            best = (speed, score)
+    return tuple(chosen)

@@ -24,7 +24,7 @@ from core.evaluation.report import EvalReport, ModelResult, SkippedImage, Task
 from core.index.build.options import IMAGE_RUNTIMES, EmbedOptions
 from core.languages import detect_language
 from core.limits import check_choice
-from core.registry import MODELS, get_spec
+from core.registry import CORE_MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE
 
 #: Called with (model key, items done, items in all, what is running) as each model's run advances;
@@ -34,10 +34,11 @@ Progress = Callable[[str, int, int, str], None]
 
 @dataclass(frozen=True)
 class EvalOptions:
-    """How to run: which models (empty: every model of the registry), the class-name templates, the
-    texts' language code (None: guessed from the class names or captions, for NLLB-CLIP), images
-    or texts per model call (None: the settings' batch size), and the image runtime on the CPU
-    ("auto": measured on the first batch, as index builds do; "torch"; "onnx-int8")."""
+    """How to run: which models (empty: every model of the registry but the presets), the class-name
+    templates, the texts' language code (None: guessed from the class names or captions, for
+    NLLB-CLIP), images or texts per model call (None: the settings' batch size), and the image
+    runtime on the CPU ("auto": measured on the first batch, as index builds do; "torch";
+    "onnx-int8")."""
 
     models: tuple[str, ...] = ()
     templates: tuple[str, ...] = (DEFAULT_TEMPLATE,)
@@ -47,12 +48,15 @@ class EvalOptions:
 
 
 def model_keys(models: Sequence[str]) -> list[str]:
-    """The registry keys to run, in the order given (every model when empty), without repeats.
+    """The models to run, in the order given (when empty: every registry model but the presets), without
+    repeats: registry keys or checkpoint references (each resolved once here, so a bad one fails before
+    any work).
 
     Raises:
-        UnknownModelError: a key that is not in the registry.
+        UnknownModelError: neither a registry key nor a supported checkpoint reference.
+        ModelLoadError: a reference whose config cannot be read.
     """
-    keys = list(dict.fromkeys(key.strip() for key in models if key.strip())) or list(MODELS)
+    keys = list(dict.fromkeys(key.strip() for key in models if key.strip())) or list(CORE_MODELS)
     for key in keys:
         get_spec(key)
     return keys
@@ -239,6 +243,7 @@ def _report(
         unavailable=unavailable,
         skipped=tuple(SkippedImage(data.images[n].name, reason) for n, reason in sorted(skipped.items())),
         notes=tuple(data.notes) + _top5_note(data),
+        machine=embedding.machine(str(result.details.get("device", "cpu")) for result in results.values()),
     )
 
 

@@ -87,7 +87,7 @@ def client(live_app) -> Client:
 
 def test_api_evaluate_answers_within_a_minute_for_100_images(client, hundred):
     started = time.monotonic()
-    _, table, plot, per_class, confusion, result, files = client.predict(
+    status, table, plot, per_class, confusion, result, files = client.predict(
         handle_file(str(hundred[1])), "zeroshot", list(DEFAULT_MODELS), api_name="/evaluate"
     )
     assert time.monotonic() - started < 60
@@ -98,8 +98,15 @@ def test_api_evaluate_answers_within_a_minute_for_100_images(client, hundred):
     )
     assert result["classes"] == ["bird", "car", "cat", "dog", "red apple"]
     assert len(table["data"]) == 3 and table["headers"][:3] == ["model", "top-1", "top-5"]
+    assert table["headers"][-3:] == ["img/s", "memory (MB)", "seconds"] and "measured on" in status
+    assert all(row[-3] > 0 and row[-2] > 0 for row in table["data"])
     assert Path(plot).is_file() and Path(per_class).is_file() and len(confusion) == 3
-    assert {Path(path).name for path in files} >= {"results.json", "results.csv", "accuracy.png"}
+    assert {Path(path).name for path in files} >= {
+        "results.json",
+        "results.csv",
+        "accuracy.png",
+        "tradeoff.png",
+    }
 
 
 def test_api_evaluate_retrieval(client, captions_zip):
@@ -110,3 +117,31 @@ def test_api_evaluate_retrieval(client, captions_zip):
     assert list(result["models"]["mclip"]) == ["image_to_text", "text_to_image"]
     assert "mean recall@k" in status and table["headers"][1] == "image→text R@1"
     assert Path(plot).name == "recall_at_k.png" and per_class is None and confusion == []
+
+
+def test_api_compares_presets_and_any_checkpoint_and_swaps_a_tab_column(
+    client, captions_zip, reference_models
+):
+    """Other checkpoints join the chosen models; a comparison column takes a reference, through the API."""
+    folder = reference_models["siglip2-folder"]
+    _status, table, *_, result, _ = client.predict(
+        handle_file(str(captions_zip)),
+        "retrieval",
+        ["siglip"],
+        other_models=f" {folder} ",
+        api_name="/evaluate",
+    )
+    assert list(result["models"]) == ["siglip", folder] and len(table["data"]) == 2
+    with pytest.raises(Exception, match=r"has no config\.json"):
+        client.predict(
+            handle_file(str(captions_zip)), "retrieval", ["siglip"], other_models=str(captions_zip.parent),
+            api_name="/evaluate",
+        )  # fmt: skip
+
+    photo = handle_file(str(Path(__file__).resolve().parents[2] / "examples" / "cat.jpg"))
+    values = client.predict(photo, "cat, dog", siglip_model=folder, api_name="/compare_clip_siglip")
+    assert (
+        values[4].startswith("**siglip2**") and values[3] == values[3]
+    )  # the swapped column names its model
+    with pytest.raises(Exception, match="Unknown model 'nope'"):
+        client.predict(photo, "cat, dog", clip_model="nope", api_name="/compare_clip_siglip")

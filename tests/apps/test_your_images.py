@@ -140,3 +140,21 @@ def test_limits_unreadable_images_and_taken_names(app, pictures, tmp_path):
     with pytest.raises(AppError, match="No files uploaded"):
         client.predict([], "none", "siglip", api_name="/create_index")
     client.predict("mixed", api_name="/delete_index")
+
+
+def test_a_collection_can_be_made_with_any_checkpoint_and_searched_with_it(app, pictures, reference_models):
+    url, _ = app
+    client = Client(url, verbose=False)
+    reference = reference_models["metaclip2"]
+    _, report = client.predict(
+        [handle_file(p) for p in pictures[:3]], "meta", reference, api_name="/create_index"
+    )
+    assert report["count"] == 3
+    rows = {row["name"]: row for row in client.predict(api_name="/list_indexes")}
+    assert rows["meta"]["model_key"] == reference
+    gallery, status = client.predict(
+        "a red disc", k=2, model=reference, index="meta", api_name="/text_search"
+    )
+    assert len(gallery) == 2 and "index 'meta'" in status
+    with pytest.raises(AppError, match="Unknown model"):
+        client.predict([handle_file(pictures[0])], "nope", "bert-base-uncased", api_name="/create_index")

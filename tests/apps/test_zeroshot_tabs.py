@@ -138,3 +138,29 @@ def test_bundled_examples_are_valid():
     bundled = {path.name for path in examples.EXAMPLES_DIR.glob("*.jpg")}
     licensed = (examples.EXAMPLES_DIR / "LICENSES.md").read_text(encoding="utf-8")
     assert bundled and all(f"`{name}`" in licensed for name in bundled)
+
+
+def test_each_column_takes_any_checkpoint_and_says_which(reference_models):
+    labels = "cat, dog, car"
+    metaclip = reference_models["metaclip2"]
+    pe_core = reference_models["open-clip-pe-core"]
+    values = final(compare_clip_siglip(CAT, labels, top_k=10, siglip_model=metaclip))
+    scores, notes = split(values, CVS_KEYS)
+    photo = examples.load_photo("cat.jpg")
+    expected = {row["label"]: row["score"] for row in classify(photo, labels, model=metaclip)}
+    assert scores["siglip"] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    assert notes["siglip"].startswith("**metaclip2**") and not notes["clip"].startswith("**")
+    assert math.isclose(sum(scores["siglip"].values()), 1.0, rel_tol=1e-4)  # MetaCLIP 2: a softmax
+
+    values = final(
+        compare_multilingual(CAT, "Katze, Hund", "deu_Latn", mclip_model=pe_core, nllb_clip_model="")
+    )
+    scores, notes = split(values[:-1], ML_KEYS)
+    expected = {
+        row["label"]: row["score"] for row in classify(photo, "Katze, Hund", model=pe_core, template="{}")
+    }
+    assert scores["mclip"] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    assert notes["mclip"].startswith("**open-clip-pe-core**") and scores["nllb-clip"] is not None
+
+    scores, notes = split(final(compare_clip_siglip(CAT, labels, clip_model="/no/such/model")), CVS_KEYS)
+    assert scores["clip"] is None and "Cannot use" in notes["clip"] and scores["siglip"] is not None

@@ -71,3 +71,42 @@ def test_nllb_clip_error_explains_local_dir(tmp_path):
 def test_unknown_key():
     with pytest.raises(UnknownModelError):
         encoders.get_encoder("dinov2")
+
+
+def test_the_memory_budget_unloads_the_least_recently_used_model_and_refuses_one_too_large(tiny_models):
+    """Sizes measured by torch itself (each model's parameters and buffers): the tiny SigLIP and CLIP
+    fit the budget together only without the larger tiny SigLIP 2."""
+    loader = encoders.EncoderLoader()  # its own cache: the process's loaded models stay as they are
+    sizes = {}
+    for key in ("siglip", "clip", "siglip2"):
+        model = encoders.get_encoder(key, Settings.from_env())
+        sizes[key] = sum(
+            t.numel() * t.element_size() for t in (*model.model.parameters(), *model.model.buffers())
+        )
+    budget = sizes["siglip2"] + max(sizes["siglip"], sizes["clip"])
+    assert sizes["siglip"] + sizes["clip"] + sizes["siglip2"] > budget >= sizes["siglip"] + sizes["clip"]
+    settings = Settings.from_env().with_(loaded_models_gb=budget / 2**30)
+
+    siglip = loader.get("siglip", settings)
+    loader.get("clip", settings)
+    assert loader.get("siglip", settings) is siglip  # used again: now CLIP is the least recent
+    loader.get("siglip2", settings)
+    assert loader.is_loaded("siglip", settings) and loader.is_loaded("siglip2", settings)
+    assert not loader.is_loaded("clip", settings)
+    assert loader.loaded.total <= budget
+
+    small = settings.with_(loaded_models_gb=(sizes["siglip2"] - 1) / 2**30)
+    loader.forget()
+    with pytest.raises(ModelLoadError) as error:
+        loader.get("siglip2", small)
+    message = str(error.value)
+    assert (
+        f"{sizes['siglip2'] / 2**20:.1f} MB" in message
+        and f"{(sizes['siglip2'] - 1) / 2**20:.1f} MB" in message
+    )
+    assert "SIGLIP_PROJECTS_LOADED_MODELS_GB" in message and not loader.is_loaded("siglip2", small)
+    loads = loader.load_counts["siglip2"]
+    with pytest.raises(ModelLoadError, match="more than"):
+        loader.get("siglip2", small)  # known to be too large: refused without loading it again
+    assert loader.load_counts["siglip2"] == loads
+    assert loader.get("siglip", small) is not None  # a smaller model still loads

@@ -11,7 +11,7 @@ import pytest
 from core import docs
 from core.config import Settings
 from core.errors import InvalidInputError, UnknownModelError
-from core.registry import MODELS, all_slots, env_var, get_spec, resolve_sources
+from core.registry import CORE_MODELS, MODELS, all_slots, env_var, get_spec, resolve_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,11 +30,42 @@ EXPECTED_DEFAULTS = {
 }
 
 
+#: The curated presets of issue 19: key -> (exact Hub id or open_clip name, scoring). Each id checked
+#: against its model card; the open_clip names against open_clip's own list.
+EXPECTED_PRESETS = {
+    "siglip2-large": ("google/siglip2-large-patch16-256", "sigmoid"),
+    "siglip2-so400m": ("google/siglip2-so400m-patch14-384", "sigmoid"),
+    "siglip2-so400m-naflex": ("google/siglip2-so400m-patch16-naflex", "sigmoid"),
+    "siglip2-giant": ("google/siglip2-giant-opt-patch16-384", "sigmoid"),
+    "pe-core-b": ("PE-Core-B-16", "softmax"),
+    "pe-core-l": ("PE-Core-L-14-336", "softmax"),
+    "metaclip2-b16": ("facebook/metaclip-2-worldwide-b16", "softmax"),
+    "metaclip2-s16": ("facebook/metaclip-2-worldwide-s16", "softmax"),
+}
+
+
+def test_presets_are_registry_models_that_nothing_loads_unasked():
+    import open_clip
+
+    presets = {key: (spec.towers[0][1], spec.scoring) for key, spec in MODELS.items() if spec.preset}
+    assert presets == EXPECTED_PRESETS and not set(presets) & set(CORE_MODELS)
+    assert all(MODELS[key].lowercase_texts for key in presets if key.startswith("siglip2"))
+    assert MODELS["siglip2-so400m-naflex"].native_resolution
+    for key in ("pe-core-b", "pe-core-l"):
+        tag = MODELS[key].pretrained_tag
+        assert tag in open_clip.list_pretrained_tags_by_model(MODELS[key].towers[0][1])
+    assert "84.1" in MODELS["siglip2-so400m"].published and "big_vision" in MODELS["siglip2-so400m"].published
+    assert "57.1" in MODELS["pe-core-l"].published
+    from benchmarks.model_costs import MODELS as COSTED  # the README's cost table covers every preset
+
+    assert set(COSTED) == {*presets, "siglip2"}
+
+
 def test_registry_holds_the_agreed_models_and_defaults():
-    assert {key: dict(spec.towers) for key, spec in MODELS.items()} == EXPECTED_DEFAULTS
+    assert {key: dict(MODELS[key].towers) for key in CORE_MODELS} == EXPECTED_DEFAULTS
     assert MODELS["nllb-clip"].pretrained_tag == "v1"
     assert MODELS["siglip2-naflex"].native_resolution
-    assert {key for key, spec in MODELS.items() if spec.scoring == "sigmoid"} == {
+    assert {key for key in CORE_MODELS if MODELS[key].scoring == "sigmoid"} == {
         "siglip",
         "siglip2",
         "siglip2-naflex",
@@ -65,7 +96,7 @@ def test_unknown_model_key_names_the_known_ones():
 def test_an_unknown_model_key_of_any_size_or_type_is_quoted_short(key, shown):
     with pytest.raises(UnknownModelError) as refused:
         get_spec(key)
-    assert str(refused.value) == f"Unknown model {shown}. Known models: {', '.join(MODELS)}."
+    assert str(refused.value).startswith(f"Unknown model {shown}. Known models: {', '.join(MODELS)}; or a ")
 
 
 def test_a_bad_model_override_is_quoted_short():

@@ -351,11 +351,12 @@ def test_cli_errors_are_one_line(run_cli, files, tiny_models, argv, message):
     assert "Traceback" not in err
 
 
-def test_cli_unknown_model_key_is_refused_by_the_parser(run_cli, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        run_cli("index", "build", "x", "--folder", str(tmp_path), "--model-key", "dinov2")
-    assert exit_.value.code == 2
-    assert "invalid choice: 'dinov2'" in capsys.readouterr().err
+def test_cli_unknown_model_key_is_refused_in_one_line(run_cli, tmp_path):
+    """--model-key takes registry keys and checkpoint references; anything else is one error line."""
+    code, err = run_cli("index", "build", "x", "--folder", str(tmp_path), "--model-key", "dinov2")
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(errors) == 1 and "Unknown model 'dinov2'" in errors[0], err
+    assert "checkpoint reference" in errors[0] and "Traceback" not in err
 
 
 def test_cli_k_larger_than_the_index_lists_every_item(app, capsys):

@@ -30,9 +30,9 @@ def add_build(commands: Any) -> None:
     build.add_argument(
         "--model-key",
         default=DEFAULT_MODEL_KEY,
-        choices=list(MODELS),
-        help=f"Model that embeds the items (default: {DEFAULT_MODEL_KEY}). Its checkpoint can be changed "
-        "with the global --model SLOT=VALUE.",
+        help=f"Model that embeds the items (default: {DEFAULT_MODEL_KEY}): a key ({', '.join(MODELS)}) or a "
+        "checkpoint reference (a Hub id, a local folder, open_clip:NAME@TAG). A key's checkpoint can be "
+        "changed with the global --model SLOT=VALUE.",
     )
     data = build.add_argument_group("dataset options")
     data.add_argument("--split", default="train", help="Dataset split (default: train).")

@@ -9,8 +9,9 @@ with no further lookup or check. The lists behind the app's selectors come from 
 
 from __future__ import annotations
 
+from core.checkpoints import is_reference
 from core.config import Settings, get_settings
-from core.errors import IndexLoadError, NoIndexError
+from core.errors import IndexLoadError, NoIndexError, SiglipProjectsError
 from core.index import hints
 from core.index.format.catalog import IndexInfo, catalog
 from core.index.format.compat import check_compatible, expected_model_id
@@ -95,21 +96,37 @@ def default_indexes(
     indexes built from the checkpoint the settings load for it (the index named `first`, the WikiArt
     gallery, first; then by name)."""
     settings = settings or get_settings()
-    expected = {key: expected_model_id(spec, settings) for key, spec in MODELS.items()}
+    entries = _ordered(entries if entries is not None else catalog(settings).entries(), first)
+    expected = _expected_ids(entries, settings)
     chosen: dict[str, IndexInfo] = {}
-    for entry in _ordered(entries if entries is not None else catalog(settings).entries(), first):
+    for entry in entries:
         if expected.get(entry.model_key) == entry.model_id:
             chosen.setdefault(entry.model_key, entry)
-    return {key: chosen[key] for key in MODELS if key in chosen}
+    # Registry models first, in registry order; then models named by reference, by reference.
+    return {key: chosen[key] for key in [*MODELS, *sorted(set(chosen) - set(MODELS))] if key in chosen}
 
 
 def usable_indexes(model: str | None = None, settings: Settings | None = None) -> list[IndexInfo]:
     """Image indexes searchable with `model` (None: with their own model) as the settings load it,
     by name."""
     settings = settings or get_settings()
-    expected = {key: expected_model_id(spec, settings) for key, spec in MODELS.items()}
+    entries = catalog(settings).entries(Kind.IMAGE)
+    expected = _expected_ids(entries, settings)
     return [
         entry
-        for entry in catalog(settings).entries(Kind.IMAGE)
+        for entry in entries
         if (model is None or entry.model_key == model) and expected.get(entry.model_key) == entry.model_id
     ]
+
+
+def _expected_ids(entries: list[IndexInfo], settings: Settings) -> dict[str, str]:
+    """{model key: the checkpoint the settings load for it} for every registry model and every model
+    reference that built one of `entries` (a reference that cannot be resolved now is left out)."""
+    expected = {key: expected_model_id(spec, settings) for key, spec in MODELS.items()}
+    for key in {entry.model_key for entry in entries} - set(expected):
+        if is_reference(key):
+            try:
+                expected[key] = expected_model_id(get_spec(key), settings)
+            except SiglipProjectsError:  # offline and not cached, or a folder since removed
+                continue
+    return expected

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from core.checkpoints import is_reference
 from core.config import Settings, get_settings
 from core.errors import IndexLoadError, IndexWriteError, InvalidInputError
 from core.index import hints
@@ -197,7 +198,7 @@ def install_snapshot(
         raise IndexLoadError(f"{folder / MANIFEST} is too large to be a manifest; nothing was installed.")
     manifest = read_manifest(folder)
     name = check_name(name or manifest.name)
-    if manifest.model_key not in MODELS:
+    if manifest.model_key not in MODELS and not is_reference(manifest.model_key):
         raise IndexLoadError(
             f"The index was built with model '{manifest.model_key}', which this app does not know."
         )

@@ -134,6 +134,13 @@ def _weight(name: str) -> Parameter:
     return Parameter(name, lambda files: 1.0, _any)
 
 
+def _columns(*keys: str) -> tuple[Parameter, ...]:
+    """The model pickers of a comparison tab: `<key>_model` (dashes as underscores), default its key."""
+    return tuple(
+        Parameter(f"{key.replace('-', '_')}_model", lambda files, key=key: key, _any) for key in keys
+    )
+
+
 def _file_lists(files: dict[str, dict[str, Any]]) -> st.SearchStrategy[Any]:
     return st.lists(file_values(files), max_size=3) | any_value
 
@@ -146,10 +153,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("draw_search", (Parameter("sketch", _sketch, sketch_values), *SEARCH)),
     Endpoint("text_search", (Parameter("query", lambda files: "a red disc", _any), *SEARCH)),
     Endpoint("image_search", (IMAGE, *SEARCH)),
-    Endpoint("compare_clip_siglip", (IMAGE, LABELS, TEMPLATE, TOP_K)),
+    Endpoint("compare_clip_siglip", (IMAGE, LABELS, TEMPLATE, TOP_K, *_columns("clip", "siglip", "siglip2"))),
     Endpoint(
         "compare_multilingual",
-        (IMAGE, LABELS, Parameter("language", lambda files: "auto", _any), TEMPLATE, TOP_K),
+        (
+            IMAGE,
+            LABELS,
+            Parameter("language", lambda files: "auto", _any),
+            TEMPLATE,
+            TOP_K,
+            *_columns("siglip-multilingual", "siglip2", "nllb-clip", "mclip"),
+        ),
     ),
     Endpoint(
         "evaluate",
@@ -160,6 +174,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             TEMPLATE,
             Parameter("ensemble", lambda files: False, _any),
             Parameter("language", lambda files: "auto", _any),
+            Parameter("other_models", lambda files: "", _any),
         ),
     ),
     Endpoint(

@@ -16,6 +16,7 @@ Heavy libraries are imported inside the builders so that importing this package 
     siglip      SigLIP, SigLIP multilingual, SigLIP 2, SigLIP 2 NaFlex
     clip        CLIP, NLLB-CLIP
     mclip       multilingual CLIP (sentence-transformers)
+    references  MetaCLIP 2, and open_clip models shaped like PE-Core and SigLIP 2, named by reference
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ from core.testing.tiny_models.common import (
     quiet_transformers,
 )
 from core.testing.tiny_models.mclip import build_mclip_image, build_mclip_text
+from core.testing.tiny_models.references import (
+    REFERENCE_DIMS,
+    REFERENCES_VERSION,
+    build_metaclip2,
+    build_open_clip_pe_core,
+    build_open_clip_siglip2,
+    register_tiny_timm,
+)
 from core.testing.tiny_models.siglip import (
     build_siglip,
     build_siglip2,
@@ -51,9 +60,12 @@ __all__ = [
     "EMBED_DIMS",
     "IMAGE_SIZES",
     "NLLB_LANGUAGES",
+    "REFERENCE_DIMS",
     "SLOTS",
+    "build_reference_models",
     "build_tiny_models",
     "env_var_name",
+    "register_tiny_timm",
 ]
 
 
@@ -76,6 +88,23 @@ def build_tiny_models(root: Path | str) -> dict[str, str]:
 
 
 _Builder = Callable[[Path, Path], None]
+
+
+def build_reference_models(root: Path | str) -> dict[str, str]:
+    """Build the tiny checkpoints that are named by reference (idempotent) and return {name: the
+    reference that names it}: a folder for MetaCLIP 2, `open_clip:local-dir:...` for the open_clip
+    ones. Registers the tiny timm trunks those need in this process."""
+    base = Path(root).expanduser().resolve() / f"tiny-references-v{REFERENCES_VERSION}"
+    base.mkdir(parents=True, exist_ok=True)
+    register_tiny_timm()
+    with quiet_transformers():
+        for name, builder in _REFERENCE_BUILDERS.items():
+            if not (base / name).is_dir():
+                _build_atomically(base / name, builder)
+    return {
+        name: str(base / name) if name == "metaclip2" else f"open_clip:local-dir:{base / name}"
+        for name in _REFERENCE_BUILDERS
+    }
 
 
 def _is_complete(slot: str, final: Path) -> bool:
@@ -118,6 +147,13 @@ _BUILDERS: dict[str, _Builder] = {
     "nllb-clip": build_nllb_clip,
     "mclip-image": build_mclip_image,
     "mclip-text": build_mclip_text,
+}
+
+
+_REFERENCE_BUILDERS: dict[str, _Builder] = {
+    "metaclip2": build_metaclip2,
+    "open-clip-pe-core": build_open_clip_pe_core,
+    "open-clip-siglip2": build_open_clip_siglip2,
 }
 
 

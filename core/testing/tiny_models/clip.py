@@ -10,17 +10,23 @@ from core.testing.tiny_models.siglip import tiny_tower
 from core.testing.tiny_models.tokenizers import clip_tokenizer, nllb_tokenizer
 
 
-def save_clip(out: Path, *, seed: int, dim: int, image_size: int) -> None:
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+def save_clip(
+    out: Path, *, seed: int, dim: int, image_size: int, tokenizer: Any = None, family: str = "CLIP"
+) -> None:
+    """A CLIP-shaped transformers folder: `family` "CLIP" (CLIPModel, CLIP BPE by default) or
+    "MetaClip2" (MetaClip2Model); both with a CLIPProcessor."""
+    import transformers
+    from transformers import CLIPImageProcessor, CLIPProcessor
 
-    tokenizer = clip_tokenizer(num_merges=300)
-    config = CLIPConfig(
+    tokenizer = tokenizer or clip_tokenizer(num_merges=300)
+    config = getattr(transformers, f"{family}Config")(
         text_config=tiny_tower(
             32,
             vocab_size=len(tokenizer),
             max_position_embeddings=77,
             bos_token_id=tokenizer.bos_token_id,
-            # CLIP pools at the first EOS (or, with the legacy eos_token_id=2, at the argmax id).
+            # CLIP pools at the first EOS (or, with the legacy eos_token_id=2, at the argmax id);
+            # MetaCLIP 2 at the first EOS.
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         ),
@@ -28,7 +34,7 @@ def save_clip(out: Path, *, seed: int, dim: int, image_size: int) -> None:
         projection_dim=dim,
     )
     seed_torch(seed)
-    CLIPModel(config).eval().save_pretrained(out)
+    getattr(transformers, f"{family}Model")(config).eval().save_pretrained(out)
     mean, std = CLIP_MEAN_STD
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": image_size},
@@ -51,8 +57,6 @@ def build_nllb_clip(out: Path, final: Path) -> None:
     the NLLB tokenizer lives at the top level and `hf_tokenizer_name` points there; the M2M100 text
     config (weights come from the CLIP checkpoint) lives in `m2m100/`.
     """
-    import open_clip
-    from safetensors.torch import save_file
     from transformers import M2M100Config
 
     tokenizer = nllb_tokenizer(vocab_size=1200)
@@ -101,15 +105,22 @@ def build_nllb_clip(out: Path, final: Path) -> None:
 
     build_cfg = model_cfg(out)
     build_cfg["text_cfg"]["hf_model_pretrained"] = False  # Random init from the config, no weight download.
-    seed_torch(6)
+    # Paths point at the final location: the folder is renamed there before anyone loads it.
+    save_open_clip(out, build_cfg, model_cfg(final), {"mean": CLIP_MEAN_STD[0], "std": CLIP_MEAN_STD[1]}, 6)
+
+
+def save_open_clip(
+    out: Path, build_cfg: dict[str, Any], model_cfg: dict[str, Any], preprocess: dict[str, Any], seed: int
+) -> None:
+    """A seeded `CustomTextCLIP(**build_cfg)` as an open_clip `local-dir:` folder: safetensors weights
+    and an `open_clip_config.json` of `model_cfg` and `preprocess`."""
+    import open_clip
+    from safetensors.torch import save_file
+
+    seed_torch(seed)
     model = open_clip.model.CustomTextCLIP(**build_cfg).eval()
     save_file(
         {name: tensor.contiguous() for name, tensor in model.state_dict().items()},
         out / "open_clip_model.safetensors",
     )
-    mean, std = CLIP_MEAN_STD
-    # Paths point at the final location: the folder is renamed there before anyone loads it.
-    write_json(
-        out / "open_clip_config.json",
-        {"model_cfg": model_cfg(final), "preprocess_cfg": {"mean": mean, "std": std}},
-    )
+    write_json(out / "open_clip_config.json", {"model_cfg": model_cfg, "preprocess_cfg": preprocess})

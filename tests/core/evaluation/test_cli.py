@@ -102,3 +102,25 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, tiny_models, capsys, ma
 def test_retrieval_without_captions_is_one_line(class_folder, capsys):
     code, _, err = run(capsys, "eval", "retrieval", "--folder", str(class_folder))
     assert code == 2 and "has no metadata.jsonl or metadata.csv" in err and err.count("error:") == 1
+
+
+def test_zeroshot_compares_keys_presets_and_references(class_folder, reference_models, tmp_path, capsys):
+    """The issue's command, with the presets pointed at local tiny checkpoints of their families."""
+    folder = reference_models["siglip2-folder"]
+    pe_core = reference_models["open-clip-pe-core"].removeprefix("open_clip:")
+    code, out, err = run(
+        capsys, "--model", f"siglip2-so400m={folder}", "--model", f"pe-core-l={pe_core}",
+        "eval", "zeroshot", "--folder", str(class_folder),
+        "--models", f"siglip2,siglip2-so400m,pe-core-l,{reference_models['metaclip2']}",
+        "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert list(result["models"]) == ["siglip2", "siglip2-so400m", "pe-core-l", reference_models["metaclip2"]]
+    assert result["details"]["pe-core-l"]["model_id"] == pe_core and "PE-Core L/14-336" in out
+    assert "img/s" in out and "memory" in out and result["machine"] in out and result["frontier"]
+    header = next(line for line in out.splitlines() if line.strip().startswith("model"))
+    assert header.split()[-2:] == ["img/s", "memory"]
+
+    code, _, err = run(capsys, "eval", "zeroshot", "--folder", str(class_folder), "--models", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "has no config.json" in err

@@ -91,9 +91,10 @@ def test_the_csv_has_one_row_per_model_with_per_class_columns(zeroshot):
 
 def test_plots_are_written_as_valid_pngs(zeroshot, retrieval, tmp_path):
     plots = write_plots(zeroshot, tmp_path / "zeroshot")
-    assert list(plots) == ["accuracy", "per_class", *(f"confusion:{key}" for key in MODELS)]
-    plots |= write_plots(retrieval, tmp_path / "retrieval")
-    assert "recall" in plots
+    assert list(plots) == ["accuracy", "per_class", "tradeoff", *(f"confusion:{key}" for key in MODELS)]
+    retrieval_plots = write_plots(retrieval, tmp_path / "retrieval")
+    assert list(retrieval_plots) == ["recall", "tradeoff"]
+    plots |= {f"retrieval:{name}": path for name, path in retrieval_plots.items()}
     for path in plots.values():
         with Image.open(path) as image:
             assert image.format == "PNG" and image.width > 300 and image.height > 200
@@ -177,3 +178,38 @@ def test_evaluations_and_index_builds_run_as_bulk_uses(tmp_path, class_folder, t
     clear_cache("clip", auto)
     build_index("bulk", FolderSource(class_folder), BuildOptions(model_key="clip"), settings=auto)
     assert is_loaded("clip", auto, bulk=True)
+
+
+def test_each_model_reports_its_speed_and_memory_and_the_frontier_is_the_undominated_set(zeroshot):
+    """Memory is the weights' bytes as torch counts them; the frontier equals a brute-force search for
+    models that no other matches or beats on both speed and top-1 (strictly on one)."""
+    from core.encoders import get_encoder
+    from core.evaluation.report import pareto_frontier
+
+    details = zeroshot.to_json()["details"]
+    for key in MODELS:
+        encoder = get_encoder(key, Settings.from_env(), bulk=True)
+        modules = [m for m in vars(encoder).values() if isinstance(m, __import__("torch").nn.Module)]
+        weights = sum(t.numel() * t.element_size() for m in modules for t in (*m.parameters(), *m.buffers()))
+        assert details[key]["memory_mb"] == round(weights / 2**20, 1) > 0
+        assert details[key]["images_per_second"] > 0
+    assert zeroshot.machine and zeroshot.to_json()["machine"] == zeroshot.machine
+    rows = list(csv.DictReader(io.StringIO(zeroshot.to_csv())))
+    assert all(float(row["images_per_second"]) > 0 and float(row["memory_mb"]) > 0 for row in rows)
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        points = {f"m{n}": (float(rng.integers(1, 6)), float(rng.integers(0, 4))) for n in range(6)}
+
+        def dominated(key, points=points):
+            speed, score = points[key]
+            return any(
+                (s >= speed and a >= score) and (s > speed or a > score)
+                for other, (s, a) in points.items()
+                if other != key
+            )
+
+        front = pareto_frontier(points)
+        assert set(front) == {key for key in points if not dominated(key)}
+        assert [points[key][0] for key in front] == sorted((points[key][0] for key in front), reverse=True)
+    assert pareto_frontier({"a": (None, 1.0), "b": (2.0, 0.5)}) == ("b",)
