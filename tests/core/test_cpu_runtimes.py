@@ -183,7 +183,8 @@ def test_auto_keeps_the_fastest_runtime_that_agrees_on_this_cpu(auto, tmp_path, 
     is the fastest that agrees with fp32, and the index's vectors agree with fp32 torch."""
     pytest.importorskip("onnxruntime")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(runtimes, "EXPORT_MIN_IMAGES", 1)  # export even for this small build
+    monkeypatch.setattr(runtimes, "EXPORT_MIN_IMAGES", 1)  # export and try even for this small build
+    monkeypatch.setattr(runtimes, "TRIAL_MIN_IMAGES", 1)
     paths = _photos(tmp_path / "photos")
     settings = auto.with_(index_dir=tmp_path / "indexes", batch_size=6)
     report, record = _build("auto", tmp_path / "photos", settings)
@@ -214,6 +215,9 @@ def test_small_builds_use_a_cached_export_and_explicit_settings_are_honoured(aut
     settings = auto.with_(index_dir=tmp_path / "indexes", batch_size=4)
     exports = tmp_path / "cache" / "siglip-projects" / "onnx"
 
+    _, record = _build("tiny", tmp_path / "photos", settings)  # 3 images: no trial at all
+    assert "too few for a trial" in record["reason"] and record["trials"] == [] and not exports.exists()
+    monkeypatch.setattr(runtimes, "TRIAL_MIN_IMAGES", 1)
     _, record = _build("small", tmp_path / "photos", settings)
     assert "no exported tower is cached" in record["reason"] and not exports.exists()
     for runtime, precision, reason in [
