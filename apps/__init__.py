@@ -44,11 +44,13 @@ def build_demo(settings: Settings) -> gr.Blocks:
     from apps.compare_search import build_compare_search_tab
     from apps.draw_search import build_draw_search_tab
     from apps.evaluate import build_evaluate_tab
+    from apps.identity import browser_key
     from apps.multilingual import build_multilingual_tab
     from apps.your_images import build_your_images_tab
 
     set_settings(settings)
     with gr.Blocks(title=texts.TITLE, analytics_enabled=False, delete_cache=delete_cache(settings)) as demo:
+        browser_key(demo, settings)
         gr.Markdown(texts.HEADER, elem_id="header")
         with gr.Tabs():
             with gr.Tab("Draw to Search", id="draw"):

@@ -187,13 +187,14 @@ def requests_for(files: Files) -> tuple[list[Request], list[Request]]:
             lambda r: (([handle_file(files.collection)], "../escape", "siglip"), {}),
             "is not a valid index name",
         ),
-        ("/delete_index", lambda r: ((INDEX,), {}), "not created in this browser session"),
+        ("/delete_index", lambda r: ((INDEX,), {}), "is not yours"),
     ]
     return good, bad
 
 
 def collection_cycle(client: Any, files: Files, phase: str, recorder: Recorder) -> None:
-    """A user's own collection: create it from a zip, add a picture, search it, delete it."""
+    """A user's own collection: create it from a zip, add a picture, search it, share it by a link,
+    delete it."""
     from gradio_client import handle_file
 
     name = f"load-{uuid.uuid4().hex[:12]}"
@@ -201,6 +202,7 @@ def collection_cycle(client: Any, files: Files, phase: str, recorder: Recorder) 
         ("/create_index", lambda r: (([handle_file(files.collection)], name, "siglip"), {}), None),
         ("/add_to_index", lambda r: (([handle_file(files.picture)], name), {}), None),
         ("/text_search", lambda r: (("a gold disc",), {"index": name, "k": 3}), None),
+        ("/share_index", lambda r: ((name, "link"), {}), None),
         ("/delete_index", lambda r: ((name,), {}), None),
     ]
     for step in steps:

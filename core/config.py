@@ -124,17 +124,58 @@ class Settings:
         default=100,
         metadata=_meta(
             "MAX_COLLECTIONS",
-            "Most collections made in the app that the index folder keeps (more are refused until some "
-            "are deleted).",
+            "Most collections made in the app that the index folder keeps, builds in flight included "
+            "(more are refused until some are deleted).",
+        ),
+    )
+    owner_max_collections: int = field(
+        default=10,
+        metadata=_meta(
+            "OWNER_MAX_COLLECTIONS",
+            "Most collections one owner (a signed-in account or an owner token) keeps, builds in flight "
+            "included.",
+        ),
+    )
+    owner_max_images: int = field(
+        default=10000,
+        metadata=_meta("OWNER_MAX_IMAGES", "Most images in all the collections of one owner together."),
+    )
+    owner_max_mb: int = field(
+        default=1000,
+        metadata=_meta(
+            "OWNER_MAX_MB",
+            "Most megabytes on disk of one owner's collections together (thumbnails, vectors, metadata: "
+            "about 30 KB per image).",
+        ),
+    )
+    owner_max_builds: int = field(
+        default=1,
+        metadata=_meta("OWNER_MAX_BUILDS", "Builds (create or add) one owner may have in flight at once."),
+    )
+    builds_in_flight: int = field(
+        default=4,
+        metadata=_meta(
+            "BUILDS_IN_FLIGHT",
+            "Collection builds in flight in the whole app (one runs at a time, the others wait); more are "
+            "refused with when to retry.",
+        ),
+    )
+    index_max_gb: float = field(
+        default=30.0,
+        metadata=_meta(
+            "INDEX_MAX_GB",
+            "Disk budget of the index folder in GB (the gallery, collections, command-line indexes): a "
+            "collection build that would go over it is refused. The default leaves room on a free "
+            "Space's 50 GB disk for the models and Gradio's cache.",
         ),
     )
     admin: bool = field(
         default=False,
         metadata=_meta(
             "ADMIN",
-            "Let every visitor add to and delete any index, not only the collections they made in their "
-            "own browser session. Off by default, so that on a shared or public app nobody can change "
-            "someone else's collection or the gallery; turn it on for an app only you use.",
+            "Let every visitor see, add to, share and delete any index, not only their own collections. "
+            "Off by default, so that on a shared or public app nobody can see or change someone else's "
+            "collection or the gallery; turn it on for an app only you use.",
         ),
     )
     upload_cache_minutes: float = field(

@@ -13,7 +13,7 @@ pytest.importorskip("mcp", reason="the mcp package (gradio[mcp]) is not installe
 
 READ_TOOLS = {"text_search", "image_search", "draw_search", "combined_search", "similar", "compare_search",
               "list_indexes", "compare_clip_siglip", "compare_multilingual", "evaluate"}  # fmt: skip
-WRITE_TOOLS = {"create_index", "add_to_index", "delete_index"}
+WRITE_TOOLS = {"create_index", "add_to_index", "share_index", "delete_index"}
 
 
 @pytest.fixture(scope="module")

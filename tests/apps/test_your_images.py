@@ -1,6 +1,7 @@
 """The Your images tab through the served app and `gradio_client`: create a collection from images and a
-zip, search it at once, add to it (only new images embedded), delete it; the ownership rule between two
-sessions; limits and bad uploads as clear errors."""
+zip, search it at once, add to it (only new images embedded), share it, delete it; the ownership rule
+between two sessions; limits and bad uploads as clear errors. (Privacy between strangers, restarts
+and quotas: tests/reliability/test_tenancy.py.)"""
 
 from __future__ import annotations
 
@@ -63,9 +64,14 @@ def test_create_search_add_and_delete_a_collection(app, pictures, tmp_path):
     assert (report["count"], report["embedded"]) == (5, 5)
     assert report["skipped"] == [{"item": "trip.zip/trip/notes.txt", "reason": "not an image"}]
     assert "Collection 'holiday' is ready" in status and "Skipped 1" in status
+    assert "holiday" not in {row["name"] for row in bob.predict(api_name="/list_indexes")}  # private
+    with pytest.raises(AppError, match="There is no index named 'holiday'"):
+        bob.predict("holiday", "public", api_name="/share_index")  # for bob it does not exist
+    assert "is public" in alice.predict("holiday", "public", api_name="/share_index")
     rows = {row["name"]: row for row in bob.predict(api_name="/list_indexes")}
-    assert {k: rows["holiday"][k] for k in ("kind", "model_key", "count", "source")} == {
-        "kind": "image", "model_key": "siglip", "count": 5, "source": "upload",
+    assert {k: rows["holiday"][k] for k in ("kind", "model_key", "count", "source", "access", "yours")} == {
+        "kind": "image", "model_key": "siglip", "count": 5, "source": "upload", "access": "public",
+        "yours": False,
     }  # fmt: skip
 
     gallery, status = bob.predict("a red disc", k=3, index="holiday", api_name="/text_search")
@@ -75,12 +81,12 @@ def test_create_search_add_and_delete_a_collection(app, pictures, tmp_path):
     )
     assert [item["caption"].split(" · ")[0] for item in folders] == ["beach/a.png"]
 
-    with pytest.raises(AppError, match="not created in this browser session"):
+    with pytest.raises(AppError, match="not yours"):
         bob.predict([handle_file(pictures[3])], "holiday", api_name="/add_to_index")
     _, report = alice.predict([handle_file(p) for p in pictures[2:]], "holiday", api_name="/add_to_index")
     assert (report["count"], report["embedded"], len(report["duplicates"])) == (8, 3, 1)
 
-    with pytest.raises(AppError, match="not created in this browser session"):
+    with pytest.raises(AppError, match="not yours"):
         bob.predict("holiday", api_name="/delete_index")
     assert alice.predict("holiday", api_name="/delete_index") == "Deleted index 'holiday'."
     assert "holiday" not in {row["name"] for row in bob.predict(api_name="/list_indexes")}

@@ -5,6 +5,10 @@ finds the index in the catalog (by name, or the model's default: the WikiArt gal
 others by name), checks it once against the checkpoint the settings load for the model, loads it
 (cached per version) and has its thumbnails served. What it returns, a `SearchTarget`, is searched
 with no further lookup or check. The lists behind the app's selectors come from here too.
+
+Every lookup is made for a `Caller`: an index the caller may not read (someone else's private
+collection) is, for them, an index that does not exist; and only indexes without an owner (the
+gallery, command-line builds) are any model's default.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from core.config import Settings, get_settings
 from core.errors import IndexLoadError, NoIndexError
 from core.index import hints
+from core.index.format.access import Caller, is_owned, may_read
 from core.index.format.catalog import IndexInfo, catalog
 from core.index.format.compat import check_compatible, expected_model_id
 from core.index.format.layout import WIKIART_INDEX, Kind
@@ -21,13 +26,16 @@ from core.index.searching.target import SearchTarget
 from core.registry import MODELS, ModelSpec, get_spec
 
 
-def open_index(model: str | None, name: str | None = None, settings: Settings | None = None) -> SearchTarget:
+def open_index(
+    model: str | None, name: str | None = None, settings: Settings | None = None, caller: Caller | None = None
+) -> SearchTarget:
     """The image index a search uses, opened for the model that searches it.
 
     Args:
         model: Registry key of the model the query is embedded with; None: the named index's own.
         name: An image index; None or "": the model's default (the WikiArt gallery first).
         settings: Index folder and model overrides; default: the process settings.
+        caller: Who asks (default: nobody known): another's private collection does not exist for them.
 
     Returns:
         A SearchTarget: the index, loaded and checked, with the model's spec.
@@ -40,7 +48,8 @@ def open_index(model: str | None, name: str | None = None, settings: Settings | 
         InvalidInputError: `name` is not a valid index name.
     """
     settings = settings or get_settings()
-    entries = catalog(settings).entries()
+    caller = caller or Caller()
+    entries = [entry for entry in catalog(settings).entries() if may_read(entry.path, caller)]
     if name:
         entry = _named(entries, name)
         spec = get_spec(model or entry.model_key)
@@ -50,10 +59,17 @@ def open_index(model: str | None, name: str | None = None, settings: Settings | 
             raise NoIndexError("Name a model or an index to search.")
         spec = get_spec(model)
         model_id = expected_model_id(spec, settings)
-        entry = _default(entries, spec, model_id)
+        entry = _default(_unowned(entries), spec, model_id)
     check_compatible(entry.manifest, spec.key, model_id)
-    serve_thumbnails(entry.path, settings)
-    return SearchTarget(load_index(entry.name, settings=settings), spec, settings)
+    owned = is_owned(entry.path)
+    if not owned:
+        serve_thumbnails(entry.path, settings)
+    return SearchTarget(load_index(entry.name, settings=settings), spec, settings, served=not owned)
+
+
+def _unowned(entries: list[IndexInfo]) -> list[IndexInfo]:
+    """The indexes without an owner: the only ones a model's default may be."""
+    return [entry for entry in entries if not is_owned(entry.path)]
 
 
 def _named(entries: list[IndexInfo], name: str) -> IndexInfo:
@@ -97,19 +113,23 @@ def default_indexes(
     settings = settings or get_settings()
     expected = {key: expected_model_id(spec, settings) for key, spec in MODELS.items()}
     chosen: dict[str, IndexInfo] = {}
-    for entry in _ordered(entries if entries is not None else catalog(settings).entries(), first):
+    for entry in _ordered(_unowned(entries if entries is not None else catalog(settings).entries()), first):
         if expected.get(entry.model_key) == entry.model_id:
             chosen.setdefault(entry.model_key, entry)
     return {key: chosen[key] for key in MODELS if key in chosen}
 
 
-def usable_indexes(model: str | None = None, settings: Settings | None = None) -> list[IndexInfo]:
-    """Image indexes searchable with `model` (None: with their own model) as the settings load it,
-    by name."""
+def usable_indexes(
+    model: str | None = None, settings: Settings | None = None, caller: Caller | None = None
+) -> list[IndexInfo]:
+    """Image indexes `caller` may read that are searchable with `model` (None: with their own model)
+    as the settings load it, by name."""
     settings = settings or get_settings()
     expected = {key: expected_model_id(spec, settings) for key, spec in MODELS.items()}
     return [
         entry
         for entry in catalog(settings).entries(Kind.IMAGE)
-        if (model is None or entry.model_key == model) and expected.get(entry.model_key) == entry.model_id
+        if (model is None or entry.model_key == model)
+        and expected.get(entry.model_key) == entry.model_id
+        and may_read(entry.path, caller or Caller())
     ]

@@ -85,9 +85,9 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An endpoint and its parameters. `owned`: its good values act on a collection, which only the
-    browser session that made it may change, and every raw call is a session of its own; so a clear
-    refusal ("not created in this browser session") is the good answer too."""
+    """An endpoint and its parameters. `owned`: its good values act on a collection, which only its
+    owner may change, and every raw call is a session of its own without a token; so a clear refusal
+    ("is not yours") is the good answer too."""
 
     api_name: str
     parameters: tuple[Parameter, ...]
@@ -198,6 +198,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (
             Parameter("files", lambda files: [files["photo.jpg"]], _file_lists),
             Parameter("name", lambda files: "wikiart", _any),
+        ),
+        owned=True,
+    ),
+    Endpoint(
+        "share_index",
+        (
+            Parameter("name", lambda files: "wikiart", _any),
+            Parameter("visibility", lambda files: "link", _any),
         ),
         owned=True,
     ),
