@@ -103,6 +103,7 @@ def launch(
     from starlette.middleware import Middleware
 
     from apps import gallery
+    from apps.fairness import FairQueue
     from apps.request_limit import RequestBodyLimit
     from core.index.searching.served import served_at_launch, set_publisher
 
@@ -117,7 +118,9 @@ def launch(
         quiet=not block,
         max_file_size=max_file_size(settings),
         state_session_capacity=MAX_SESSIONS,
-        app_kwargs={"middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES)]},
+        app_kwargs={
+            "middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES), Middleware(FairQueue)]
+        },
         allowed_paths=served_at_launch(settings),
         mcp_server=settings.mcp,
         footer_links=["api", "settings"],

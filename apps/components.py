@@ -240,7 +240,11 @@ def upload_files(**kwargs: Any) -> gr.File:
     """A multiple-file upload of images and zips; a payload that is not a list of uploaded files is
     refused with a clear message before Gradio looks at it."""
     files = gr.File(
-        file_count="multiple", file_types=["image", ".zip"], type="filepath", height=260, **kwargs
+        file_count="multiple",
+        file_types=["image", ".zip", ".csv", ".jsonl"],
+        type="filepath",
+        height=260,
+        **kwargs,
     )
 
     def check(payload: object) -> None:

@@ -146,3 +146,21 @@ def test_limits_unreadable_images_and_taken_names(app, pictures, tmp_path):
     with pytest.raises(AppError, match="No files uploaded"):
         client.predict([], "none", "siglip", api_name="/create_index")
     client.predict("mixed", api_name="/delete_index")
+
+
+def test_metadata_files_beside_the_images_are_taken_and_their_values_bounded(app, pictures, tmp_path):
+    client = Client(app[0], verbose=False)
+    table = tmp_path / "metadata.csv"
+    name = Path(pictures[0]).name
+    table.write_text(f"file_name,title\n{name},{'A very long title ' * 7_000}\n", encoding="utf-8")
+    _, report = client.predict([handle_file(pictures[0]), handle_file(str(table))], "titled", "siglip",
+                               api_name="/create_index")  # fmt: skip
+    assert report["count"] == 1 and report["skipped"] == []
+    (hit,), _ = client.predict("a red disc", k=1, index="titled", api_name="/text_search")
+    assert hit["caption"].startswith("A very long title") and 1_000 < len(hit["caption"]) < 2_100
+    client.predict("titled", api_name="/delete_index")
+    table.write_text(f"file_name,title\n{name},{'x' * 200_000}\n", encoding="utf-8")  # over csv's limit
+    with pytest.raises(AppError, match=r"metadata\.csv could not be read as CSV"):
+        client.predict(
+            [handle_file(pictures[0]), handle_file(str(table))], "titled", api_name="/create_index"
+        )

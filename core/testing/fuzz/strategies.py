@@ -116,6 +116,8 @@ IMAGE = Parameter("image", lambda files: files["photo.jpg"], file_values)
 LABELS = Parameter("labels", lambda files: "cat, dog", _any)
 TEMPLATE = Parameter("template", lambda files: "a photo of {}.", _any)
 TOP_K = Parameter("top_k", lambda files: 3, _any)
+#: The owner or share token of the endpoints that take one (none: the session's own).
+TOKEN = Parameter("token", lambda files: "", _any)
 #: The parameters every image search shares after its query.
 SEARCH = (
     K,
@@ -123,6 +125,7 @@ SEARCH = (
     Parameter("index", lambda files: "", _any),
     Parameter("min_score", lambda files: -1, _any),
     Parameter("filters", lambda files: [], _any),
+    TOKEN,
 )
 
 
@@ -183,6 +186,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Parameter("index_a", lambda files: "wikiart", _any),
             Parameter("index_b", lambda files: "wikiart", _any),
             K,
+            TOKEN,
         ),
     ),
     Endpoint(
@@ -191,6 +195,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Parameter("files", lambda files: [files["photo.jpg"]], _file_lists),
             Parameter("name", _new_name, _any),
             MODEL,
+            TOKEN,
         ),
     ),
     Endpoint(
@@ -198,6 +203,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (
             Parameter("files", lambda files: [files["photo.jpg"]], _file_lists),
             Parameter("name", lambda files: "wikiart", _any),
+            TOKEN,
         ),
         owned=True,
     ),
@@ -206,8 +212,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (
             Parameter("name", lambda files: "wikiart", _any),
             Parameter("visibility", lambda files: "link", _any),
+            TOKEN,
         ),
         owned=True,
     ),
-    Endpoint("delete_index", (Parameter("name", lambda files: "wikiart", _any),), owned=True),
+    Endpoint("delete_index", (Parameter("name", lambda files: "wikiart", _any), TOKEN), owned=True),
 )

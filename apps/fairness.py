@@ -1,0 +1,96 @@
+"""A fair queue: no session fills the queue, and long jobs wait one per session.
+
+Gradio's queue holds `MAX_QUEUE` events for everyone together, so one client submitting events in a
+loop could fill it and every other visitor would be told the queue is full. `FairQueue` therefore
+looks at every request to join the queue before Gradio reads it: a session may have at most
+`MAX_WAITING_PER_SESSION` events waiting or running, and at most one evaluation and one collection
+build (`ONE_AT_A_TIME`). A refused event never enters the queue, and costs the server one small JSON
+parse; its caller gets HTTP 422 with a message saying why and when to retry, the form Gradio uses for
+its own validation errors (the app shows it; `gradio_client` raises `ValidationError` with it).
+Searches have their own concurrency group (`apps.common.MODEL_CONCURRENCY_ID`), so they never wait
+behind evaluations (`apps.evaluate.EVALUATE_CONCURRENCY_ID`) or builds (`collections`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from apps.request_limit import ASGIApp, Message, Receive, Scope, Send
+
+#: Events one session may have waiting or running at once.
+MAX_WAITING_PER_SESSION = 8
+#: Long jobs, by kind: one of each kind per session at a time.
+ONE_AT_A_TIME = {"evaluate": "an evaluation", "create_index": "a build", "add_to_index": "a build"}
+JOIN_PATH = "/gradio_api/queue/join"
+
+
+def refusal(api_name: str | None, pending: list[str | None]) -> str | None:
+    """Why an event `api_name` may not join the queue beside its session's `pending` ones, or None."""
+    kind = ONE_AT_A_TIME.get(api_name or "")
+    if kind is not None and kind in {ONE_AT_A_TIME.get(other or "") for other in pending}:
+        return (
+            f"This session has {kind} waiting or running already: one at a time per visitor. Try again "
+            "when it is done."
+        )
+    if len(pending) >= MAX_WAITING_PER_SESSION:
+        return (
+            f"This session has {len(pending)} requests waiting or running, the most one visitor may have "
+            "at once. Try again when some are done (usually a few seconds)."
+        )
+    return None
+
+
+class FairQueue:
+    """Refuse a request to join the queue (HTTP 422, with `refusal`'s message) when its session may
+    not add that event now; pass everything else on untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(JOIN_PATH):
+            await self.app(scope, receive, send)
+            return
+        messages, body = [], b""
+        while True:  # the body is small: apps.request_limit refused it otherwise
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        reason = _refusal_of(scope.get("app"), body)
+        if reason is not None:
+            await _refuse(send, reason)
+            return
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+
+def _refusal_of(app: Any, body: bytes) -> str | None:
+    try:
+        request = json.loads(body)
+        session, fn_index = request.get("session_hash"), request.get("fn_index")
+        blocks = app.get_blocks()
+        fn = blocks.fns[fn_index]
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+        return None  # not ours to judge: Gradio answers it
+    if not session:
+        return None
+    queue = blocks._queue
+    events = [
+        queue.event_ids_to_events.get(i) for i in list(queue.pending_event_ids_session.get(session, ()))
+    ]
+    return refusal(fn.api_name, [event.fn.api_name for event in events if event is not None])
+
+
+async def _refuse(send: Send, reason: str) -> None:
+    detail = [{"__type__": "validate", "is_valid": False, "message": reason, "parameter_name": "request"}]
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 422, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
