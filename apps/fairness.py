@@ -9,6 +9,10 @@ parse; its caller gets HTTP 422 with a message saying why and when to retry, the
 its own validation errors (the app shows it; `gradio_client` raises `ValidationError` with it).
 Searches have their own concurrency group (`apps.common.MODEL_CONCURRENCY_ID`), so they never wait
 behind evaluations (`apps.evaluate.EVALUATE_CONCURRENCY_ID`) or builds (`collections`).
+
+The same look refuses file inputs given as a web address (a FileData whose `path` is an http(s) URL),
+which Gradio would download before any check of the app, with no size limit: files come uploaded
+(`gradio_client`'s `handle_file` of a local file, the browser), held to the upload limits.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ MAX_WAITING_PER_SESSION = 8
 #: Long jobs, by kind: one of each kind per session at a time.
 ONE_AT_A_TIME = {"evaluate": "an evaluation", "create_index": "a build", "add_to_index": "a build"}
 JOIN_PATH = "/gradio_api/queue/join"
+CALL_PATH = "/gradio_api/call/"
+URL_REFUSED = (
+    "Files are taken uploaded, not by their web address ({url}): the server would download it with no "
+    "size limit. Download it and upload the file (gradio_client: handle_file(local_path))."
+)
 
 
 def refusal(api_name: str | None, pending: list[str | None]) -> str | None:
@@ -49,7 +58,9 @@ class FairQueue:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(JOIN_PATH):
+        path = scope.get("path", "")
+        joins = path.endswith(JOIN_PATH)
+        if scope["type"] != "http" or scope["method"] != "POST" or not (joins or CALL_PATH in path):
             await self.app(scope, receive, send)
             return
         messages, body = [], b""
@@ -59,7 +70,7 @@ class FairQueue:
             body += message.get("body", b"")
             if message["type"] != "http.request" or not message.get("more_body"):
                 break
-        reason = _refusal_of(scope.get("app"), body)
+        reason = _url_input(body) or (_refusal_of(scope.get("app"), body) if joins else None)
         if reason is not None:
             await _refuse(send, reason)
             return
@@ -69,6 +80,25 @@ class FairQueue:
             return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
+
+
+def _url_input(body: bytes) -> str | None:
+    """The refusal of a request whose data holds a file given by its web address, or None."""
+    try:
+        data = json.loads(body).get("data")
+    except (ValueError, AttributeError):
+        return None
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list):
+            stack.extend(value[:64])
+        elif isinstance(value, dict):
+            path = value.get("path")
+            if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
+                return URL_REFUSED.format(url=path[:80])
+            stack.extend(list(value.values())[:16])
+    return None
 
 
 def _refusal_of(app: Any, body: bytes) -> str | None:

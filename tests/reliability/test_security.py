@@ -350,3 +350,41 @@ def test_no_path_named_by_a_request_is_ever_opened(app, tmp_path, monkeypatch, a
     assert not [path for path in opened if any(target in path for target in targets)], opened
     assert not (app.settings.index_dir / "stolen").exists()
     assert_serving()
+
+
+def test_files_given_by_web_address_are_refused_before_anything_is_downloaded(app, client, tmp_path):
+    """Gradio would download a FileData whose path is a URL before any check of the app, whatever its
+    size; the app refuses it before Gradio reads the request (a local server counts the downloads)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from gradio_client.exceptions import ValidationError
+
+    from core.testing.fuzz import RawClient
+
+    fetched: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"\0" * 1_000_000)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/huge.png"
+        file = {"path": url, "meta": {"_type": "gradio.FileData"}}
+        outcome = RawClient(app.url).call("image_search", [file, 3, "siglip", "", -1, [], ""])
+        assert outcome.kind == "error" and "not by their web address" in outcome.message
+        with pytest.raises(ValidationError, match="not by their web address"):
+            client.predict(file, api_name="/image_search")
+        with pytest.raises(ValidationError, match="not by their web address"):
+            client.predict([file], "from-the-web", "siglip", api_name="/create_index")
+    finally:
+        server.shutdown()
+    assert fetched == []

@@ -60,6 +60,7 @@ def file_values(files: dict[str, dict[str, Any]]) -> st.SearchStrategy[Any]:
         {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
         {"path": "../../../../etc/hostname", "meta": {"_type": "gradio.FileData"}},
         {"url": "http://127.0.0.1:1/x.png", "meta": {"_type": "gradio.FileData"}},
+        {"path": "http://127.0.0.1:1/x.png", "meta": {"_type": "gradio.FileData"}},
         {"url": "data:image/png;base64,!!!!", "path": None, "meta": {"_type": "gradio.FileData"}},
         {"path": None, "meta": {"_type": "gradio.FileData"}},
     ]
