@@ -117,6 +117,12 @@ def caller_of(
     session's share tokens."""
     session = _session(request)
     given = _valid(token)
+    if token and given is None:
+        raise gr.Error(
+            "The token must be the one /create_index returned (or a share token): "
+            f"16 to {MAX_TOKEN_CHARS} characters. Leave it empty to use this session's own.",
+            print_exception=False,
+        )
     own = given or (session.token if session is not None else None)
     user = getattr(profile, "username", None) or None
     shares = tuple(session.shares) if session is not None else ()
