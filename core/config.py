@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 
-from core.errors import InvalidInputError, UnknownModelError
+from core.errors import InvalidInputError
 from core.limits import quote
-from core.registry import MODEL_ENV_PREFIX, all_slots, env_var
+from core.registry import assign_overrides, overrides_from_env
 
 ENV_PREFIX = "SIGLIP_PROJECTS_"
 #: A Hugging Face Space's persistent storage, when it has some: indexes go there by default.
@@ -94,6 +94,21 @@ class Settings:
             "EVAL_MAX_UPLOAD_MB",
             "Largest file the app accepts, in MB (the Evaluate tab's zips; single images stay under "
             "50 MB). A zip may unpack to at most 5x this, with no file compressed more than 100:1.",
+        ),
+    )
+    eval_max_image_models: int = field(
+        default=2000,
+        metadata=_meta(
+            "EVAL_MAX_IMAGE_MODELS",
+            "Most images x models one run of the Evaluate tab takes (600 images with 3 models: 1,800); "
+            "about 15 min on a free CPU Space.",
+        ),
+    )
+    eval_time_limit_minutes: float = field(
+        default=20.0,
+        metadata=_meta(
+            "EVAL_TIME_LIMIT_MINUTES",
+            "A run of the Evaluate tab still going after this is stopped (0: none).",
         ),
     )
     gallery_repo: str = field(
@@ -216,16 +231,7 @@ class Settings:
                 values[f.name] = _parse(f.metadata["env"], raw, f.default)
         if "index_dir" not in values and environ.get("SPACE_ID") and os.access(SPACE_STORAGE, os.W_OK):
             values["index_dir"] = SPACE_STORAGE / "indexes"
-        slots_by_env = {env_var(slot): slot for slot in all_slots()}
-        overrides = {}
-        for name, value in environ.items():
-            if name.startswith(MODEL_ENV_PREFIX) and value:
-                if name not in slots_by_env:
-                    raise UnknownModelError(
-                        f"{name} names no model slot. Known variables: {', '.join(slots_by_env)}."
-                    )
-                overrides[slots_by_env[name]] = value
-        return cls(model_overrides=overrides, **values)  # type: ignore[arg-type]
+        return cls(model_overrides=overrides_from_env(environ), **values)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -237,20 +243,7 @@ class Settings:
             InvalidInputError: an assignment without `=`.
             UnknownModelError: an unknown slot.
         """
-        overrides = dict(self.model_overrides)
-        slots = all_slots()
-        for assignment in assignments:
-            slot, sep, value = assignment.partition("=")
-            slot = slot.strip()
-            if not sep or not value.strip():
-                raise InvalidInputError(
-                    "--model expects SLOT=VALUE (for example siglip=/path/to/folder), "
-                    f"got {quote(assignment)}."
-                )
-            if slot not in slots:
-                raise UnknownModelError(f"Unknown model slot {quote(slot)}. Known slots: {', '.join(slots)}.")
-            overrides[slot] = value.strip()
-        return replace(self, model_overrides=overrides)
+        return replace(self, model_overrides=assign_overrides(self.model_overrides, assignments))
 
 
 def _parse(name: str, raw: str, default: object) -> object:
