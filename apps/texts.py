@@ -191,7 +191,8 @@ side by side, with per-class results and each model's confusion matrix.
   `caption` (a JSON list of captions works too): each image searches the captions and each caption the
   images.
 
-Limits per run: {images:,} images, {classes:,} classes, {upload:,} MB. For more, run
+Limits per run: {images:,} images, {classes:,} classes, {upload:,} MB, {budget:,} images x models, and
+{minutes:g} minutes (a longer run is stopped). For more, run
 `python app.py eval zeroshot --folder DIR` on your own machine (see the README).
 """
 
@@ -224,6 +225,22 @@ which finds what you mean. Scores of different models are not on one scale; comp
 """
 
 COMPARE_EMPTY = "Type a description or upload a picture first."
+
+
+def evaluation_estimate(images: int, models: int, seconds: float, budget: int, limit_minutes: float) -> str:
+    """The Evaluate tab's line before a run: its size against the budget, and its time against the limit."""
+    if images * models > budget:
+        return (
+            f"**Over the budget:** {images:,} images x {models} model(s) is {images * models:,}; one run "
+            f"takes at most {budget:,} images x models. Pick fewer models, or zip fewer images."
+        )
+    took = f"about {seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
+    line = f"**Estimate:** {images:,} images x {models} model(s): {took} on this server."
+    if limit_minutes > 0 and seconds > limit_minutes * 60:
+        line += (
+            f" That is over the time limit of {limit_minutes:g} min: the run would be stopped. Pick fewer."
+        )
+    return line
 
 
 def waiting_note(name: str) -> str:

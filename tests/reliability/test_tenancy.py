@@ -1,7 +1,8 @@
 """A public Space shared by strangers, through `gradio_client` with clients that do not trust each
 other: a collection is its owner's alone until they share it (listed, searched, thumbnailed, walked and
 probed by nobody else), ownership survives reconnecting with the owner token and a restart of the
-app, sharing by a link or publicly, reserved names, and two creates of one name at once."""
+app, sharing by a link or publicly, reserved names, two creates of one name at once, quotas, a flood,
+and an evaluation's budget of images x models and its time limit."""
 
 from __future__ import annotations
 
@@ -342,3 +343,50 @@ def test_a_62_mpx_16_bit_png_in_a_collection_is_refused_within_the_decoding_budg
     assert skipped["item"] == "scan.png" and "over the limit of 100 MB" in skipped["reason"]
     assert peak_rss_mb() - before < 300  # it grew the server by 1.88 GB when it was decoded whole
     owner.predict("scans", api_name="/delete_index")
+
+
+def class_zip(path: Path, pictures: list[Path], copies: int = 1) -> Path:
+    """A classification zip of `pictures` (each `copies` times) in the class folders cat/ and dog/."""
+    with zipfile.ZipFile(path, "w") as zipped:
+        for copy in range(copies):
+            for n, picture in enumerate(pictures):
+                zipped.write(picture, f"{'cat' if n % 2 else 'dog'}/{copy}-{picture.name}")
+    return path
+
+
+def test_an_evaluation_over_its_budget_of_images_x_models_is_refused_naming_the_budget(
+    app, pictures, quotas_as, tmp_path
+):
+    archive = handle_file(str(class_zip(tmp_path / "four.zip", pictures)))
+    quotas_as(eval_max_image_models=7)
+    message = refusal(
+        lambda: client(app).predict(archive, "zeroshot", ["siglip", "clip"], api_name="/evaluate")
+    )
+    assert "4 images x 2 model(s)" in message and "over the budget of 7" in message
+    assert "SIGLIP_PROJECTS_EVAL_MAX_IMAGE_MODELS" in message and "at most 3 images" in message
+    result = client(app).predict(archive, "zeroshot", ["siglip"], api_name="/evaluate")[5]  # 4 x 1: within
+    assert result["images"] == 4 and list(result["models"]) == ["siglip"]
+
+
+def test_the_time_limit_stops_a_run_drops_it_and_holds_up_no_search(app, pictures, quotas_as, tmp_path):
+    """A run past its time limit stops with a message naming the limit, writes no results, frees its
+    visitor's evaluation slot; another visitor's search meanwhile answers at once."""
+    from core.evaluation.uploads import OUTPUT_ROOT
+
+    archive = handle_file(str(class_zip(tmp_path / "many.zip", pictures, copies=100)))  # 400 images
+    runner, searcher = client(app), client(app)
+    searcher.predict("a red disc", k=2, index="paintings", api_name="/text_search")  # the model is loaded
+    outputs = set(OUTPUT_ROOT.iterdir()) if OUTPUT_ROOT.is_dir() else set()
+    quotas_as(eval_time_limit_minutes=0.02)  # 1.2 s; the whole run takes several times that
+    job = runner.submit(archive, "zeroshot", ["siglip", "siglip2", "clip"], api_name="/evaluate")
+    time.sleep(0.3)
+    searched = time.perf_counter()
+    gallery, _ = searcher.predict("a red disc", k=2, index="paintings", api_name="/text_search")
+    assert len(gallery) == 2 and time.perf_counter() - searched < 5
+    message = refusal(job.result)  # after 1.6 s here; the whole run takes 4.8 s
+    assert "time limit of 0.02 min" in message and "SIGLIP_PROJECTS_EVAL_TIME_LIMIT_MINUTES" in message
+    assert "while running" in message and "nothing of it was kept" in message
+    assert (set(OUTPUT_ROOT.iterdir()) if OUTPUT_ROOT.is_dir() else set()) == outputs
+    quotas_as()  # back to the default limit: the same visitor evaluates again, to the end
+    result = runner.predict(archive, "zeroshot", ["siglip"], api_name="/evaluate")[5]
+    assert result["images"] == 400
