@@ -104,6 +104,7 @@ def launch(
 
     from apps import gallery
     from apps.fairness import FairQueue
+    from apps.mcp_inputs import McpUrlGuard
     from apps.request_limit import RequestBodyLimit
     from core.index.searching.served import served_at_launch, set_publisher
 
@@ -119,7 +120,11 @@ def launch(
         max_file_size=max_file_size(settings),
         state_session_capacity=MAX_SESSIONS,
         app_kwargs={
-            "middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES), Middleware(FairQueue)]
+            "middleware": [
+                Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES),
+                Middleware(FairQueue),
+                Middleware(McpUrlGuard),
+            ]
         },
         allowed_paths=served_at_launch(settings),
         mcp_server=settings.mcp,

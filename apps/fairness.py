@@ -10,7 +10,8 @@ its own validation errors (the app shows it; `gradio_client` raises `ValidationE
 Searches have their own concurrency group (`apps.common.MODEL_CONCURRENCY_ID`), so they never wait
 behind evaluations (`apps.evaluate.EVALUATE_CONCURRENCY_ID`) or builds (`collections`).
 
-The same look refuses file inputs given as a web address (a FileData whose `path` is an http(s) URL),
+The same look (also at `/gradio_api/call/` and at the events that skip the queue, `/gradio_api/run/`)
+refuses file inputs given as a web address (a FileData whose `path` is an http(s) URL),
 which Gradio would download before any check of the app, with no size limit: files come uploaded
 (`gradio_client`'s `handle_file` of a local file, the browser), held to the upload limits.
 """
@@ -20,14 +21,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from apps.request_limit import ASGIApp, Message, Receive, Scope, Send
+from apps.request_limit import ASGIApp, Receive, Scope, Send, read_body, replay
 
 #: Events one session may have waiting or running at once.
 MAX_WAITING_PER_SESSION = 8
 #: Long jobs, by kind: one of each kind per session at a time.
 ONE_AT_A_TIME = {"evaluate": "an evaluation", "create_index": "a build", "add_to_index": "a build"}
 JOIN_PATH = "/gradio_api/queue/join"
-CALL_PATH = "/gradio_api/call/"
+#: Where else a request carries inputs: the REST API and the browser's events that skip the queue.
+DATA_PATHS = ("/gradio_api/call/", "/gradio_api/run/")
 URL_REFUSED = (
     "Files are taken uploaded, not by their web address ({url}): the server would download it with no "
     "size limit. Download it and upload the file (gradio_client: handle_file(local_path))."
@@ -60,26 +62,19 @@ class FairQueue:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         joins = path.endswith(JOIN_PATH)
-        if scope["type"] != "http" or scope["method"] != "POST" or not (joins or CALL_PATH in path):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not (joins or any(p in path for p in DATA_PATHS))
+        ):
             await self.app(scope, receive, send)
             return
-        messages, body = [], b""
-        while True:  # the body is small: apps.request_limit refused it otherwise
-            message = await receive()
-            messages.append(message)
-            body += message.get("body", b"")
-            if message["type"] != "http.request" or not message.get("more_body"):
-                break
+        messages, body = await read_body(receive)  # small: apps.request_limit refused it otherwise
         reason = _url_input(body) or (_refusal_of(scope.get("app"), body) if joins else None)
         if reason is not None:
             await _refuse(send, reason)
             return
-        replay = iter(messages)
-
-        async def replayed() -> Message:
-            return next(replay, None) or await receive()
-
-        await self.app(scope, replayed, send)
+        await self.app(scope, replay(messages, receive), send)
 
 
 def _url_input(body: bytes) -> str | None:
