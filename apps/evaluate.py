@@ -17,10 +17,10 @@ from apps.common import language_dropdown, user_error
 from apps.components import guarded, template_input
 from core.config import Settings, get_settings
 from core.errors import SiglipProjectsError
-from core.evaluation.budget import estimate_seconds
+from core.evaluation.budget import estimate_seconds, zip_image_count
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
-from core.evaluation.uploads import UploadResult, evaluate_upload, zip_image_count
+from core.evaluation.uploads import UploadResult, evaluate_upload
 from core.limits import check_choice, quote
 from core.registry import MODELS, get_spec
 from core.zeroshot import DEFAULT_TEMPLATE

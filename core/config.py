@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.errors import InvalidInputError
 from core.limits import quote
-from core.registry import assign_overrides, overrides_from_env
+from core.overrides import assign_overrides, overrides_from_env
 
 ENV_PREFIX = "SIGLIP_PROJECTS_"
 #: A Hugging Face Space's persistent storage, when it has some: indexes go there by default.

@@ -13,12 +13,15 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
+from core import archives
 from core.errors import InvalidInputError
 from core.evaluation.report import EvalReport
 from core.evaluation.runner import Progress
+from core.images import IMAGE_EXTENSIONS
 from core.registry import get_spec
 
 #: Images per second of one model's run on a free CPU Space (2 vCPU, AVX2, fp32), decoding included.
@@ -50,6 +53,21 @@ def check_budget(images: int, models: int, budget: int) -> None:
             f"{budget:,} one evaluation may run (SIGLIP_PROJECTS_EVAL_MAX_IMAGE_MODELS). Evaluate at most "
             f"{most:,} images with {models} model(s), or fewer models."
         )
+
+
+def count_images(names: Iterable[str]) -> int:
+    """How many of the file `names` (paths inside a zip) are images, by their suffix."""
+    return sum(PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS for name in names)
+
+
+def zip_image_count(path: str | Path) -> int:
+    """The images of the zip at `path`, from its directory alone (nothing is unpacked).
+
+    Raises:
+        InvalidInputError: not a readable zip.
+    """
+    with archives.open_zip(path) as archive:
+        return count_images(archive.namelist())
 
 
 def images_per_second(key: str) -> float:

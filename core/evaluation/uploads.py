@@ -13,19 +13,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from core import archives
 from core.config import Settings, get_settings
 from core.errors import InvalidInputError
-from core.evaluation.budget import TimeLimit, check_budget, record_speeds
+from core.evaluation.budget import TimeLimit, check_budget, count_images, record_speeds
 from core.evaluation.data import Limits, read_caption_folder, read_class_folder, too_many_images
 from core.evaluation.plots import write_plots
 from core.evaluation.report import EvalReport
 from core.evaluation.runner import EvalOptions, Progress, evaluate_retrieval, evaluate_zeroshot, model_keys
-from core.images import IMAGE_EXTENSIONS
 from core.limits import check_choice
 
 TASKS = ("zeroshot", "retrieval")
@@ -86,21 +84,6 @@ def unpack_upload(path: str | Path, destination: Path, limits: EvalZipLimits) ->
 
     archives.extract_zip(path, destination, limits.archive_limits(), check=check)
     return data_root(destination)
-
-
-def count_images(names: Iterable[str]) -> int:
-    """How many of the file `names` (paths inside a zip) are images, by their suffix."""
-    return sum(PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS for name in names)
-
-
-def zip_image_count(path: str | Path) -> int:
-    """The images of the zip at `path`, from its directory alone (nothing is unpacked).
-
-    Raises:
-        InvalidInputError: not a readable zip.
-    """
-    with archives.open_zip(path) as archive:
-        return count_images(archive.namelist())
 
 
 def data_root(folder: Path) -> Path:
