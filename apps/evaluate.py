@@ -15,9 +15,9 @@ import gradio as gr
 from apps import texts
 from apps.common import language_dropdown, user_error
 from apps.components import guarded, template_input
-from core.config import Settings, get_settings
+from apps.evaluate_estimate import build_estimate
+from core.config import Settings
 from core.errors import SiglipProjectsError
-from core.evaluation.budget import estimate_seconds, zip_image_count
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
 from core.evaluation.runner import EvalOptions
 from core.evaluation.uploads import UploadResult, evaluate_upload
@@ -82,26 +82,6 @@ def evaluate(
     for key, reason in result.report.unavailable.items():
         gr.Warning(f"{get_spec(key).name} was not evaluated: {reason}")
     return _outputs(result, time.perf_counter() - started)
-
-
-def estimate(file: str | None, models: Sequence[str] | None) -> str:
-    """The line shown before a run: the uploaded zip's images x the ticked models, against the budget,
-    and the time the run should take here (see `core.evaluation.budget`); empty until both are given."""
-    keys = [key for key in (models or []) if key in MODELS]
-    if not file or not keys:
-        return ""
-    try:
-        images = zip_image_count(file)
-    except SiglipProjectsError as error:
-        return str(error)
-    settings = get_settings()
-    return texts.evaluation_estimate(
-        images,
-        len(keys),
-        estimate_seconds(images, keys),
-        settings.eval_max_image_models,
-        settings.eval_time_limit_minutes,
-    )
 
 
 def _progress(progress: gr.Progress, keys: list[str]) -> Any:
@@ -183,13 +163,11 @@ def build_evaluate_tab(settings: Settings) -> None:
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             inputs = _build_inputs()
-            forecast = gr.Markdown(elem_id="eval-estimate")
+            build_estimate(inputs[0], inputs[2])  # the file, the models
             button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
         with gr.Column(scale=5):
             outputs = _build_outputs()
     task, per_class, confusion = inputs[1], outputs[3], outputs[4]
-    for trigger in (inputs[0].change, inputs[2].change):  # the file, the models
-        trigger(estimate, [inputs[0], inputs[2]], forecast, api_visibility="private", queue=False)
     # Retrieval has no per-class plot and no confusion matrices: show their places for classification only.
     task.change(
         lambda chosen: [gr.update(visible=chosen == "zeroshot")] * 2,

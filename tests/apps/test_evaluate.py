@@ -11,7 +11,8 @@ import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from apps.evaluate import DEFAULT_MODELS, estimate, evaluate
+from apps.evaluate import DEFAULT_MODELS, evaluate
+from apps.evaluate_estimate import estimate
 from core.config import Settings, set_settings
 from core.evaluation import EvalOptions, evaluate_zeroshot, read_class_folder
 from tests.core.evaluation.conftest import write_caption_folder, write_class_folder, write_zip
