@@ -227,22 +227,6 @@ which finds what you mean. Scores of different models are not on one scale; comp
 COMPARE_EMPTY = "Type a description or upload a picture first."
 
 
-def evaluation_estimate(images: int, models: int, seconds: float, budget: int, limit_minutes: float) -> str:
-    """The Evaluate tab's line before a run: its size against the budget, and its time against the limit."""
-    if images * models > budget:
-        return (
-            f"**Over the budget:** {images:,} images x {models} model(s) is {images * models:,}; one run "
-            f"takes at most {budget:,} images x models. Pick fewer models, or zip fewer images."
-        )
-    took = f"about {seconds:.0f} s" if seconds < 90 else f"about {seconds / 60:.0f} min"
-    line = f"**Estimate:** {images:,} images x {models} model(s): {took} on this server."
-    if limit_minutes > 0 and seconds > limit_minutes * 60:
-        line += (
-            f" That is over the time limit of {limit_minutes:g} min: the run would be stopped. Pick fewer."
-        )
-    return line
-
-
 def waiting_note(name: str) -> str:
     return f"Waiting for '{name}'..." if name else "Choose an index."
 
