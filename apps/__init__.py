@@ -44,11 +44,13 @@ def build_demo(settings: Settings) -> gr.Blocks:
     from apps.compare_search import build_compare_search_tab
     from apps.draw_search import build_draw_search_tab
     from apps.evaluate import build_evaluate_tab
+    from apps.identity import browser_key
     from apps.multilingual import build_multilingual_tab
     from apps.your_images import build_your_images_tab
 
     set_settings(settings)
     with gr.Blocks(title=texts.TITLE, analytics_enabled=False, delete_cache=delete_cache(settings)) as demo:
+        browser_key(demo, settings)
         gr.Markdown(texts.HEADER, elem_id="header")
         with gr.Tabs():
             with gr.Tab("Draw to Search", id="draw"):
@@ -101,6 +103,8 @@ def launch(
     from starlette.middleware import Middleware
 
     from apps import gallery
+    from apps.fairness import FairQueue
+    from apps.mcp_inputs import McpUrlGuard
     from apps.request_limit import RequestBodyLimit
     from core.index.searching.served import served_at_launch, set_publisher
 
@@ -115,7 +119,13 @@ def launch(
         quiet=not block,
         max_file_size=max_file_size(settings),
         state_session_capacity=MAX_SESSIONS,
-        app_kwargs={"middleware": [Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES)]},
+        app_kwargs={
+            "middleware": [
+                Middleware(RequestBodyLimit, limit=MAX_REQUEST_BYTES),
+                Middleware(FairQueue),
+                Middleware(McpUrlGuard),
+            ]
+        },
         allowed_paths=served_at_launch(settings),
         mcp_server=settings.mcp,
         footer_links=["api", "settings"],

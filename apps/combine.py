@@ -12,6 +12,7 @@ from PIL import Image
 from apps import texts
 from apps.common import load_image, user_error
 from apps.components import image_upload, number_slider, query_input, short_text
+from apps.identity import caller_of
 from apps.searching import DEFAULT_K, DEFAULT_MODEL, NO_MINIMUM, SearchOutput, query_finder, search_with
 from core.errors import SiglipProjectsError
 from core.images import sketch_to_image
@@ -34,6 +35,9 @@ def combined_search(
     index: str = "",
     min_score: float = NO_MINIMUM,
     filters: list[str] | None = None,
+    token: str = "",
+    request: gr.Request | None = None,
+    profile: gr.OAuthProfile | None = None,
 ) -> Iterator[SearchOutput]:
     """Search with a picture or drawing plus a text, minus texts to leave out, each with a weight.
 
@@ -52,6 +56,7 @@ def combined_search(
         index: Name of an image index (see list_indexes); empty: the model's default (WikiArt).
         min_score: Leave out results whose cosine similarity is below it (-1 keeps all).
         filters: Metadata filters, "column=value" each.
+        token: Owner or share token, for a private collection.
 
     Returns:
         (gallery, status) as draw_search.
@@ -74,7 +79,8 @@ def combined_search(
         return combine_parts(loaded, parts)
 
     what = texts.combined_what(image is not None and image != "", text, negatives)
-    yield from search_with(query_finder(vector), k, model, index, min_score, filters, what)
+    caller = caller_of(token, request, profile)
+    yield from search_with(query_finder(vector), k, model, index, min_score, filters, what, caller)
 
 
 def similar(
@@ -84,6 +90,9 @@ def similar(
     index: str = "",
     min_score: float = NO_MINIMUM,
     filters: list[str] | None = None,
+    token: str = "",
+    request: gr.Request | None = None,
+    profile: gr.OAuthProfile | None = None,
 ) -> Iterator[SearchOutput]:
     """More like this: the images nearest to one result of an earlier search, found with its stored
     vector (nothing is embedded again); the result itself comes first.
@@ -95,6 +104,7 @@ def similar(
         index: Name of the image index the result came from; empty: the model's default (WikiArt).
         min_score: Leave out results whose cosine similarity is below it (-1 keeps all).
         filters: Metadata filters, "column=value" each.
+        token: Owner or share token, for a private collection.
 
     Returns:
         (gallery, status) as draw_search.
@@ -108,7 +118,8 @@ def similar(
         hits = similar_items(loaded, str(item).strip(), count, where=where, min_score=floor)
         return [hit for hit in hits if hit.thumbnail is not None]
 
-    yield from search_with(find, k, model, index, min_score, filters, texts.SIMILAR_WHAT)
+    caller = caller_of(token, request, profile)
+    yield from search_with(find, k, model, index, min_score, filters, texts.SIMILAR_WHAT, caller)
 
 
 def drawing_as_picture(sketch: Any) -> Image.Image | None:

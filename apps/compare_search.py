@@ -13,10 +13,12 @@ from PIL import Image
 from apps import gallery, texts
 from apps.common import MODEL_CONCURRENCY_ID, load_image, user_error
 from apps.components import guarded, image_upload, number_slider, open_dropdown, query_input
+from apps.identity import caller_of, token_input
 from apps.searching import DEFAULT_K, MAX_K, check_index_name, check_k
 from core.config import Settings
 from core.errors import InvalidInputError, SiglipProjectsError
 from core.index import QueryPart, SearchTarget, combine_parts
+from core.index.format.access import Caller, may_read
 from core.index.format.catalog import catalog
 
 #: (gallery A, status A, gallery B, status B).
@@ -29,6 +31,9 @@ def compare_search(
     index_a: str = "",
     index_b: str = "",
     k: int = DEFAULT_K,
+    token: str = "",
+    request: gr.Request | None = None,
+    profile: gr.OAuthProfile | None = None,
 ) -> Iterator[CompareOutput]:
     """Search two image indexes with the same query, each with its own model, side by side.
 
@@ -40,6 +45,7 @@ def compare_search(
         index_a: Name of the first image index (see list_indexes).
         index_b: Name of the second image index, e.g. the same images embedded by another model.
         k: Number of results per index, 1 to 48.
+        token: Owner or share token, for private collections.
 
     Returns:
         (gallery_a, status_a, gallery_b, status_b): (thumbnail, "score · title") pairs, best first.
@@ -53,12 +59,13 @@ def compare_search(
         yield [], texts.COMPARE_EMPTY, [], ""
         return
     index_a, index_b = index_a or "", index_b or ""  # a client may send None for "not chosen"
+    caller = caller_of(token, request, profile)
     sides: list[tuple[list[tuple[str, str]], str]] = [
         ([], texts.waiting_note(name)) for name in (index_a, index_b)
     ]
     for position, name in enumerate((index_a, index_b)):
         try:
-            target = _open(name)
+            target = _open(name, caller)
         except SiglipProjectsError as error:
             raise user_error(error) from None
         waiting = texts.loading_note(target.spec.name) if not target.model_loaded() else None
@@ -68,11 +75,13 @@ def compare_search(
         yield (*sides[0], *sides[1])  # type: ignore[misc]
 
 
-def _open(name: str) -> SearchTarget:
-    """The image index `name`, opened for its own model (the registry and the check: once)."""
-    if not name or catalog().get(name) is None:
+def _open(name: str, caller: Caller) -> SearchTarget:
+    """The image index `name` (one `caller` may read), opened for its own model (the registry and the
+    check: once)."""
+    entry = catalog().get(name) if name else None
+    if entry is None or not may_read(entry.path, caller):  # another's private collection: none either
         raise InvalidInputError(f"Choose two image indexes to compare (got {name[:80]!r}).")
-    return gallery.open_for_search(None, name)
+    return gallery.open_for_search(None, name, caller)
 
 
 def _side(target: SearchTarget, parts: list[QueryPart], k: int) -> tuple[list[tuple[str, str]], str]:
@@ -82,7 +91,7 @@ def _side(target: SearchTarget, parts: list[QueryPart], k: int) -> tuple[list[tu
     except SiglipProjectsError as error:
         raise user_error(error) from None
     seconds = time.perf_counter() - started
-    return gallery.items_of(hits, score_first=True), texts.compare_status(
+    return gallery.items_of(target, hits, score_first=True), texts.compare_status(
         target.spec.name, gallery.index_label(target), seconds
     )
 
@@ -112,7 +121,7 @@ def build_compare_search_tab(settings: Settings) -> None:
                     )  # fmt: skip
                     status = gr.Markdown(elem_id=f"cmp-status-{side}")
                     outputs += [results, status]
-    inputs = [text, image, index_a, index_b, k]
+    inputs = [text, image, index_a, index_b, k, token_input()]
     common = dict(outputs=outputs, concurrency_id=MODEL_CONCURRENCY_ID)
     button.click(compare_search, inputs, api_name="compare_search", **common)
     text.submit(compare_search, inputs, api_visibility="private", **common)
@@ -125,5 +134,5 @@ def _index_dropdown(label: str, choices: list[tuple[str, str]], value: str, elem
     return guarded(dropdown, check_index_name)
 
 
-def _refresh(current: str | None) -> Any:
-    return gr.Dropdown(choices=gallery.image_index_choices())
+def _refresh(current: str | None, request: gr.Request) -> Any:
+    return gr.Dropdown(choices=gallery.image_index_choices(caller_of(None, request)))

@@ -234,3 +234,25 @@ def data_url_bytes(url: str) -> bytes:
     except (binascii.Error, ValueError):
         message = "The image data is not valid base64. Upload the file again."
         raise gr.Error(message, print_exception=False) from None
+
+
+def upload_files(**kwargs: Any) -> gr.File:
+    """A multiple-file upload of images and zips; a payload that is not a list of uploaded files is
+    refused with a clear message before Gradio looks at it."""
+    files = gr.File(
+        file_count="multiple",
+        file_types=["image", ".zip", ".csv", ".jsonl"],
+        type="filepath",
+        height=260,
+        **kwargs,
+    )
+
+    def check(payload: object) -> None:
+        if not isinstance(payload, list):
+            raise gr.Error(
+                f"Files must be a list of uploaded files (gradio_client: [handle_file(path), ...]); got "
+                f"{quote(payload)}.",
+                print_exception=False,
+            )
+
+    return guarded(files, check, "a list of uploaded files")

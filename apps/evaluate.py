@@ -15,6 +15,7 @@ import gradio as gr
 from apps import texts
 from apps.common import language_dropdown, user_error
 from apps.components import guarded, template_input
+from apps.evaluate_estimate import build_estimate
 from core.config import Settings
 from core.errors import SiglipProjectsError
 from core.evaluation.prompts import ENSEMBLE, resolve_templates
@@ -181,11 +182,14 @@ def build_evaluate_tab(settings: Settings) -> None:
             images=settings.eval_max_images,
             classes=settings.eval_max_classes,
             upload=settings.eval_max_upload_mb,
+            budget=settings.eval_max_image_models,
+            minutes=settings.eval_time_limit_minutes,
         )
     )
     with gr.Row():
         with gr.Column(scale=2, min_width=280):
             inputs = _build_inputs()
+            build_estimate(inputs[0], inputs[2])  # the file, the models
             button = gr.Button("Evaluate", variant="primary", elem_id="eval-run")
         with gr.Column(scale=5):
             outputs = _build_outputs()

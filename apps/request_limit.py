@@ -20,6 +20,27 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UPLOAD_PATH = "/gradio_api/upload"
 
 
+async def read_body(receive: Receive) -> tuple[list[Message], bytes]:
+    """The messages of a request's body and the body they carry (bounded when `RequestBodyLimit` runs
+    first); hand the messages on to the app with `replay`."""
+    messages, body = [], b""
+    while True:
+        message = await receive()
+        messages.append(message)
+        body += message.get("body", b"")
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return messages, body
+
+
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that gives `messages` again, then the rest of the connection's."""
+
+    async def replayed() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replayed
+
+
 class RequestBodyLimit:
     """Answer 413 to any request (uploads aside) whose body is over `limit` bytes.
 

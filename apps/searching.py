@@ -13,6 +13,7 @@ from apps import gallery, texts
 from apps.common import user_error
 from core.errors import InvalidInputError, SiglipProjectsError
 from core.index import Hit, SearchTarget, parse_filters
+from core.index.format.access import Caller
 from core.index.format.layout import check_name
 from core.limits import check_text, quote
 from core.registry import DEFAULT_MODEL_KEY
@@ -42,10 +43,10 @@ def query_finder(query: object) -> Finder:
 
 
 def search_with(
-    find: Finder, k: Any, model: str, index: str, min_score: Any, filters: Any, what: str
+    find: Finder, k: Any, model: str, index: str, min_score: Any, filters: Any, what: str, caller: Caller
 ) -> Iterator[SearchOutput]:
-    """Run `find` on the chosen index with the checked k and filters; yield a loading note first when
-    the model is not loaded yet, then `(gallery, status)`.
+    """Run `find` on the chosen index (one `caller` may read) with the checked k and filters; yield a
+    loading note first when the model is not loaded yet, then `(gallery, status)`.
 
     Raises:
         gr.Error: a bad k, model, index, filter or minimum score, or any other core error.
@@ -53,7 +54,7 @@ def search_with(
     model = model or DEFAULT_MODEL
     count = check_k(k)
     try:
-        target = gallery.open_for_search(model, index)  # the registry and the index's model: once
+        target = gallery.open_for_search(model, index, caller)  # the registry and the index's model: once
         where = parse_filters(filters)
         floor = None if min_score is None or min_score == NO_MINIMUM else min_score
         if not target.model_loaded():
@@ -61,7 +62,7 @@ def search_with(
         hits = find(target, count, where, floor)
     except SiglipProjectsError as error:
         raise user_error(error) from None
-    items = gallery.items_of(hits)
+    items = gallery.items_of(target, hits)
     status = texts.search_status(len(items), what, target.spec.name, gallery.index_label(target))
     if where or floor is not None:
         status += texts.filtered_note(len(items), count)

@@ -191,7 +191,8 @@ side by side, with per-class results and each model's confusion matrix.
   `caption` (a JSON list of captions works too): each image searches the captions and each caption the
   images.
 
-Limits per run: {images:,} images, {classes:,} classes, {upload:,} MB. For more, run
+Limits per run: {images:,} images, {classes:,} classes, {upload:,} MB, {budget:,} images x models, and
+{minutes:g} minutes (a longer run is stopped). For more, run
 `python app.py eval zeroshot --folder DIR` on your own machine (see the README).
 """
 
@@ -233,61 +234,6 @@ def waiting_note(name: str) -> str:
 def compare_status(model: str, index: str, seconds: float) -> str:
     return f"**{model}** · {index} · {seconds:.2f} s"
 
-
-COLLECTIONS_INTRO = """
-Upload your own images (or a .zip of them) to make a searchable collection, then search it in the
-**Draw to Search** tab (choose it under *Index*) or compare two models in **Search side by side**. Adding
-images later embeds only the new ones. A `metadata.csv` or `metadata.jsonl` with a `file_name` column,
-uploaded beside the images or inside the zip, adds its columns as filters.
-
-Collections are kept on this server, in the app's index folder, and **anyone using this app can search
-them**; only this browser session can add to or delete the collections it made (unless the app runs
-with `SIGLIP_PROJECTS_ADMIN=1`). Do not upload images you would not share.
-"""
-
-
-def collection_limits(files: int, megabytes: int, images: int) -> str:
-    return (
-        f"Up to {files:,} images and {megabytes:,} MB per upload (zips counted unpacked), {images:,} images "
-        "per collection; unreadable files are skipped and listed."
-    )
-
-
-def building_collection_note(name: str, done: int, total: int, message: str) -> str:
-    if message:
-        return f"**{name}:** {message}"
-    if not total:
-        return f"**Building '{name}'...**"
-    filled = round(24 * min(done, total) / total)
-    bar = "█" * filled + "░" * (24 - filled)
-    return f"**Building '{name}':** `{bar}` {done:,} of {total:,} images ({done / total:.0%})"
-
-
-def collection_done(report: dict) -> str:
-    skipped = report["skipped"]
-    lines = [
-        f"**Collection '{report['name']}' is ready:** {report['count']:,} images ({report['embedded']:,} "
-        f"embedded now, {report['kept']:,} already there) in {report['seconds']:.1f} s, with "
-        f"{report['model_key']}. Search it in the Draw to Search tab: choose it under *Index*.",
-    ]
-    if report["duplicates"]:
-        count = len(report["duplicates"])
-        lines.append(f"{count} {'image was' if count == 1 else 'images were'} already in the collection.")
-    if skipped:
-        shown = "; ".join(f"{s['item']}: {s['reason']}" for s in skipped[:10])
-        more = f" (and {len(skipped) - 10} more)" if len(skipped) > 10 else ""
-        lines.append(f"Skipped {len(skipped)}: {shown}{more}.")
-    return "\n\n".join(lines)
-
-
-def deleted_note(name: str) -> str:
-    return f"Deleted index '{name}'."
-
-
-MCP_REFUSED = (
-    "Collections are created, changed and deleted in the app or with gradio_client, not through MCP "
-    "(MCP calls share one session, so ownership could not be kept)."
-)
 
 TRADEOFF_NOTE = (
     "**Speed** (img/s: images embedded per second, decoding included) and **memory** (the model's "

@@ -1,6 +1,6 @@
 """Load test: the whole app on tiny models, every endpoint driven by concurrent `gradio_client` users.
 
-    python -m benchmarks.load_test                         # 16 users for 60 s
+    python -m benchmarks.load_test                         # 16 users and a flooding client for 60 s
     python -m benchmarks.load_test --users 4 --seconds 10
 
 It builds the tests' tiny checkpoints (core/testing/tiny_models/) and a 12-painting index (with SigLIP and
@@ -187,13 +187,14 @@ def requests_for(files: Files) -> tuple[list[Request], list[Request]]:
             lambda r: (([handle_file(files.collection)], "../escape", "siglip"), {}),
             "is not a valid index name",
         ),
-        ("/delete_index", lambda r: ((INDEX,), {}), "not created in this browser session"),
+        ("/delete_index", lambda r: ((INDEX,), {}), "is not yours"),
     ]
     return good, bad
 
 
 def collection_cycle(client: Any, files: Files, phase: str, recorder: Recorder) -> None:
-    """A user's own collection: create it from a zip, add a picture, search it, delete it."""
+    """A user's own collection: create it from a zip, add a picture, search it, share it by a link,
+    delete it."""
     from gradio_client import handle_file
 
     name = f"load-{uuid.uuid4().hex[:12]}"
@@ -201,6 +202,7 @@ def collection_cycle(client: Any, files: Files, phase: str, recorder: Recorder) 
         ("/create_index", lambda r: (([handle_file(files.collection)], name, "siglip"), {}), None),
         ("/add_to_index", lambda r: (([handle_file(files.picture)], name), {}), None),
         ("/text_search", lambda r: (("a gold disc",), {"index": name, "k": 3}), None),
+        ("/share_index", lambda r: ((name, "link"), {}), None),
         ("/delete_index", lambda r: ((name,), {}), None),
     ]
     for step in steps:
@@ -292,6 +294,40 @@ def run_users(
         thread.start()
     for thread in threads:
         thread.join(timeout=seconds + REQUEST_TIMEOUT_S + 60)
+
+
+def flood(url: str, files: Files, seconds: float, phase: str, recorder: Recorder, burst: int = 20) -> None:
+    """One more client that does not play fair: `burst` evaluations and builds at once, again and again,
+    until `seconds` pass. The fair queue must refuse what is over its share at once (each refusal says
+    to try again), never let it fill the queue, and the other users must not fail because of it."""
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError, ValidationError
+
+    client = Client(url, verbose=False)
+    deadline, round_ = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        round_ += 1
+        evaluation = (handle_file(files.eval_zip), "zeroshot", list(EVAL_MODELS))
+        jobs = [
+            client.submit(*evaluation, api_name="/evaluate")
+            if n % 2
+            else client.submit([handle_file(files.picture)], f"flood-{round_}-{n}", api_name="/create_index")
+            for n in range(burst)
+        ]
+        for job in jobs:
+            started = time.perf_counter()
+            try:
+                job.result(timeout=REQUEST_TIMEOUT_S)
+                ok, error, name = True, "", "flood (admitted)"
+            except (ValidationError, AppError) as exc:  # refused: by the fair queue, or by a quota
+                ok, error, name = "Try again" in str(exc), str(exc)[:300], "flood (refused)"
+            except Exception as exc:
+                ok, error, name = False, f"{type(exc).__name__}: {exc}"[:300], "flood (failed)"
+            recorder.add(Sample(name, phase, time.perf_counter() - started, ok, "" if ok else error))
+    for row in client.predict(api_name="/list_indexes"):
+        if row["name"].startswith("flood-"):
+            client.predict(row["name"], api_name="/delete_index")
+    client.close()
 
 
 def run_baseline(url: str, files: Files, rounds: int, recorder: Recorder) -> None:
@@ -532,6 +568,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settles after about a minute; after 15 s it still grew 15%% over the run).",
     )
     parser.add_argument("--baseline-rounds", type=int, default=5, help="Single-user calls per endpoint.")
+    parser.add_argument(
+        "--no-flood",
+        dest="flood",
+        action="store_false",
+        help="Leave out the flooding client (by default one more client submits 20 evaluations and builds "
+        "at once, again and again, during the measured run).",
+    )
     parser.add_argument("--serve", nargs=2, metavar=("INDEX_DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -554,7 +597,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_users(server.url, files, args.users, args.warmup, "warm-up", recorder, seed=1)
             run_baseline(server.url, files, args.baseline_rounds, recorder)
             rss_warm = server.rss_kb()
+            flooder = threading.Thread(
+                target=flood, args=(server.url, files, args.seconds, "run", recorder), name="flood"
+            )
+            if args.flood:
+                flooder.start()
             run_users(server.url, files, args.users, args.seconds, "run", recorder, seed=2)
+            if args.flood:
+                flooder.join(timeout=args.seconds + REQUEST_TIMEOUT_S + 60)
             rss_end = server.rss_kb()
             loads = server.stats()["load_counts"]
         finally:

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from core.errors import InvalidInputError, UnknownModelError
+from core.errors import InvalidInputError
 from core.limits import quote
-from core.registry import MODEL_ENV_PREFIX, all_slots, env_var
+from core.overrides import assign_overrides, overrides_from_env
 
 ENV_PREFIX = "SIGLIP_PROJECTS_"
 #: A Hugging Face Space's persistent storage, when it has some: indexes go there by default.
@@ -97,6 +97,21 @@ class Settings:
             "50 MB). A zip may unpack to at most 5x this, with no file compressed more than 100:1.",
         ),
     )
+    eval_max_image_models: int = field(
+        default=2000,
+        metadata=_meta(
+            "EVAL_MAX_IMAGE_MODELS",
+            "Most images x models one run of the Evaluate tab takes (600 images with 3 models: 1,800); "
+            "about 15 min on a free CPU Space.",
+        ),
+    )
+    eval_time_limit_minutes: float = field(
+        default=20.0,
+        metadata=_meta(
+            "EVAL_TIME_LIMIT_MINUTES",
+            "A run of the Evaluate tab still going after this is stopped (0: none).",
+        ),
+    )
     gallery_repo: str = field(
         default="",
         metadata=_meta(
@@ -125,17 +140,58 @@ class Settings:
         default=100,
         metadata=_meta(
             "MAX_COLLECTIONS",
-            "Most collections made in the app that the index folder keeps (more are refused until some "
-            "are deleted).",
+            "Most collections made in the app that the index folder keeps, builds in flight included "
+            "(more are refused until some are deleted).",
+        ),
+    )
+    owner_max_collections: int = field(
+        default=10,
+        metadata=_meta(
+            "OWNER_MAX_COLLECTIONS",
+            "Most collections one owner (a signed-in account or an owner token) keeps, builds in flight "
+            "included.",
+        ),
+    )
+    owner_max_images: int = field(
+        default=10000,
+        metadata=_meta("OWNER_MAX_IMAGES", "Most images in all the collections of one owner together."),
+    )
+    owner_max_mb: int = field(
+        default=1000,
+        metadata=_meta(
+            "OWNER_MAX_MB",
+            "Most megabytes on disk of one owner's collections together (thumbnails, vectors, metadata: "
+            "about 30 KB per image).",
+        ),
+    )
+    owner_max_builds: int = field(
+        default=1,
+        metadata=_meta("OWNER_MAX_BUILDS", "Builds (create or add) one owner may have in flight at once."),
+    )
+    builds_in_flight: int = field(
+        default=4,
+        metadata=_meta(
+            "BUILDS_IN_FLIGHT",
+            "Collection builds in flight in the whole app (one runs at a time, the others wait); more are "
+            "refused with when to retry.",
+        ),
+    )
+    index_max_gb: float = field(
+        default=30.0,
+        metadata=_meta(
+            "INDEX_MAX_GB",
+            "Disk budget of the index folder in GB (the gallery, collections, command-line indexes): a "
+            "collection build that would go over it is refused. The default leaves room on a free "
+            "Space's 50 GB disk for the models and Gradio's cache.",
         ),
     )
     admin: bool = field(
         default=False,
         metadata=_meta(
             "ADMIN",
-            "Let every visitor add to and delete any index, not only the collections they made in their "
-            "own browser session. Off by default, so that on a shared or public app nobody can change "
-            "someone else's collection or the gallery; turn it on for an app only you use.",
+            "Let every visitor see, add to, share and delete any index, not only their own collections. "
+            "Off by default, so that on a shared or public app nobody can see or change someone else's "
+            "collection or the gallery; turn it on for an app only you use.",
         ),
     )
     upload_cache_minutes: float = field(
@@ -185,16 +241,7 @@ class Settings:
                 values[f.name] = _parse(f.metadata["env"], raw, f.default)
         if "index_dir" not in values and environ.get("SPACE_ID") and os.access(SPACE_STORAGE, os.W_OK):
             values["index_dir"] = SPACE_STORAGE / "indexes"
-        slots_by_env = {env_var(slot): slot for slot in all_slots()}
-        overrides = {}
-        for name, value in environ.items():
-            if name.startswith(MODEL_ENV_PREFIX) and value:
-                if name not in slots_by_env:
-                    raise UnknownModelError(
-                        f"{name} names no model slot. Known variables: {', '.join(slots_by_env)}."
-                    )
-                overrides[slots_by_env[name]] = value
-        return cls(model_overrides=overrides, **values)  # type: ignore[arg-type]
+        return cls(model_overrides=overrides_from_env(environ), **values)  # type: ignore[arg-type]
 
     def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -206,20 +253,7 @@ class Settings:
             InvalidInputError: an assignment without `=`.
             UnknownModelError: an unknown slot.
         """
-        overrides = dict(self.model_overrides)
-        slots = all_slots()
-        for assignment in assignments:
-            slot, sep, value = assignment.partition("=")
-            slot = slot.strip()
-            if not sep or not value.strip():
-                raise InvalidInputError(
-                    "--model expects SLOT=VALUE (for example siglip=/path/to/folder), "
-                    f"got {quote(assignment)}."
-                )
-            if slot not in slots:
-                raise UnknownModelError(f"Unknown model slot {quote(slot)}. Known slots: {', '.join(slots)}.")
-            overrides[slot] = value.strip()
-        return replace(self, model_overrides=overrides)
+        return replace(self, model_overrides=assign_overrides(self.model_overrides, assignments))
 
 
 def _parse(name: str, raw: str, default: object) -> object:

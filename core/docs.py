@@ -46,6 +46,8 @@ def settings_table() -> str:
 def limits_table() -> str:
     """What one request may send, from the constants the checks use."""
     from core import images, limits
+    from core.index.sources import base
+    from core.index.sources import uploads as sources
 
     decode_mb, query_mpx = images.MAX_QUERY_DECODE_BYTES / 1e6, images.QUERY_PIXELS / 2**20
     rows = [
@@ -72,10 +74,17 @@ def limits_table() -> str:
             "checked from the header before decoding: a bomb costs nothing",
         ),
         (
-            "decoding an image",
-            f"{decode_mb:.0f} MB: 25 Mpx RGB, 12 Mpx with transparency, 64 Mpx greyscale, any JPEG",
+            "decoding an image (a query, a collection's, an evaluation's: one decoder)",
+            f"{decode_mb:.0f} MB: 25 Mpx RGB, 12 Mpx with transparency, 16 Mpx 16-bit greyscale, 64 Mpx "
+            f"greyscale, any JPEG; formats {', '.join(images.IMAGE_FORMATS)} only",
             f"JPEGs decode at 1/2–1/8 scale; larger images are then reduced to {query_mpx:.0f} Mpx "
-            "(scores move by under 1e-3)",
+            "(scores move by under 1e-3); a 62 Mpx 16-bit PNG of a few hundred KB once took 1.88 GB",
+        ),
+        (
+            "metadata of an upload",
+            f"a `metadata.csv`/`.jsonl` of {sources.MAX_SIDECAR_BYTES / 1e6:.0f} MB; "
+            f"{base.MAX_FIELDS} fields of {base.MAX_VALUE_CHARS:,} characters per image",
+            "longer values end in `…`: a 45 MB title came back in every hit's caption",
         ),
         (
             "messages",

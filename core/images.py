@@ -35,6 +35,9 @@ QUERY_PIXELS = 2048 * 2048
 MAX_QUERY_DECODE_BYTES = 100_000_000
 #: File extensions treated as images when scanning folders.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+#: The only formats PIL may parse, whatever a file's name says (PIL knows dozens, some rarely used and
+#: less tested): what `IMAGE_EXTENSIONS` name (PIL's JPEG reader also reads cameras' MPO files).
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 WHITE = (255, 255, 255)
 WHITE_RGBA = (*WHITE, 255)
@@ -82,7 +85,8 @@ def check_size(width: int, height: int) -> None:
 
 
 def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
-    """Open an image file (path or bytes) safely and return it as RGB.
+    """Open an image file (path or bytes) safely and return it as RGB, whole: for images the app made
+    or trusts (examples). Anything uploaded goes through `open_query_image`, whose memory is bounded.
 
     The header is checked before decoding, so a decompression bomb costs nothing.
 
@@ -93,9 +97,10 @@ def open_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
 
 
 def open_query_image(source: str | os.PathLike[str] | bytes) -> Image.Image:
-    """Open an image sent with a request (a picture to search with or to classify) as RGB, at a
-    bounded cost: `open_image`, decoded within `MAX_QUERY_DECODE_BYTES` and reduced to at most
-    `QUERY_PIXELS` (see `read_image`). Images up to `QUERY_PIXELS` are exactly as `open_image` gives.
+    """Open an uploaded image (a picture to search with or to classify, an image of a collection or an
+    evaluation) as RGB, at a bounded cost: `open_image`, decoded within `MAX_QUERY_DECODE_BYTES` and
+    reduced to at most `QUERY_PIXELS` (see `read_image`). Images up to `QUERY_PIXELS` are exactly as
+    `open_image` gives. The one decoder of every path that reads what visitors send.
 
     Raises:
         InvalidInputError: as `open_image`, or too large to decode within the request's memory.
@@ -130,7 +135,9 @@ def read_image(source: str | os.PathLike[str] | bytes, reduce_to: int | None = N
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+            image = Image.open(
+                io.BytesIO(source) if isinstance(source, bytes) else source, formats=IMAGE_FORMATS
+            )
             check_size(image.width, image.height)
             if reduce_to is not None:
                 image = _reduced(image, reduce_to, name)

@@ -32,10 +32,13 @@ def parse_table(text: str, name: str) -> list[dict[str, Any]]:
     """Rows of the text of a .csv file (by `name`) or of a .jsonl file.
 
     Raises:
-        InvalidInputError: a JSONL line that is not a JSON object.
+        InvalidInputError: a JSONL line that is not a JSON object, or a CSV file csv cannot read.
     """
     if name.lower().endswith(".csv"):
-        return list(csv.DictReader(io.StringIO(text)))
+        try:
+            return list(csv.DictReader(io.StringIO(text)))
+        except csv.Error as error:  # a field over csv's own limit (128 KB), a stray NUL...
+            raise InvalidInputError(f"{name} could not be read as CSV ({error}).") from None
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

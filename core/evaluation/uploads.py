@@ -2,10 +2,10 @@
 
 The zip is unpacked into a private temporary folder with every check of `core.archives` (the archive is
 untrusted: `..` and absolute entries, links, encryption, bombs and oversized totals are refused from
-its directory before a byte is written) plus what an evaluation run may take (entries, images), read
-with the settings' limits (images, classes), evaluated, and deleted; the JSON, the CSV and the
-plots go to a fresh output folder, and output folders older than an hour are removed at each run so a
-public server does not fill its disk.
+its directory before a byte is written) plus what an evaluation run may take (entries, images, images x
+models: `core.evaluation.budget`), read with the settings' limits (images, classes), evaluated within
+the time limit, and deleted; the JSON, the CSV and the plots go to a fresh output folder, and output
+folders older than an hour are removed at each run so a public server does not fill its disk.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from core import archives
 from core.config import Settings, get_settings
 from core.errors import InvalidInputError
+from core.evaluation.budget import TimeLimit, check_budget, count_images, record_speeds
 from core.evaluation.data import Limits, read_caption_folder, read_class_folder, too_many_images
 from core.evaluation.plots import write_plots
 from core.evaluation.report import EvalReport
-from core.evaluation.runner import EvalOptions, Progress, evaluate_retrieval, evaluate_zeroshot
-from core.images import IMAGE_EXTENSIONS
+from core.evaluation.runner import EvalOptions, Progress, evaluate_retrieval, evaluate_zeroshot, model_keys
 from core.limits import check_choice
 
 TASKS = ("zeroshot", "retrieval")
@@ -45,13 +45,18 @@ class EvalZipLimits:
     max_unpacked_bytes: int
     max_entries: int
     max_images: int
+    #: Models the run will use, and the most images x models it may take (None: no budget).
+    models: int = 1
+    max_image_models: int | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> EvalZipLimits:
+    def from_settings(cls, settings: Settings, models: int = 1) -> EvalZipLimits:
         return cls(
             max_unpacked_bytes=UNPACKED_FACTOR * settings.eval_max_upload_mb * 1_000_000,
             max_entries=settings.eval_max_images + settings.eval_max_classes + EXTRA_ENTRIES,
             max_images=settings.eval_max_images,
+            models=models,
+            max_image_models=settings.eval_max_image_models,
         )
 
     def archive_limits(self) -> archives.ZipLimits:
@@ -66,14 +71,16 @@ def unpack_upload(path: str | Path, destination: Path, limits: EvalZipLimits) ->
     folders or captions (what zipping a folder gives).
 
     Raises:
-        InvalidInputError: not a zip, damaged, more images than a run takes, or refused by one of the
-            checks of `core.archives`.
+        InvalidInputError: not a zip, damaged, more images than a run takes (alone or x its models),
+            or refused by one of the checks of `core.archives`.
     """
 
     def check(members: list[archives.Member]) -> None:
-        images = sum(PurePosixPath(member.path).suffix.lower() in IMAGE_EXTENSIONS for member in members)
+        images = count_images(member.path for member in members)
         if images > limits.max_images:
             raise InvalidInputError(too_many_images(images, limits.max_images))
+        if limits.max_image_models is not None:
+            check_budget(images, limits.models, limits.max_image_models)
 
     archives.extract_zip(path, destination, limits.archive_limits(), check=check)
     return data_root(destination)
@@ -123,20 +130,24 @@ def evaluate_upload(
         progress: Called as each model advances (see `core.evaluation.runner.Progress`).
 
     Raises:
-        InvalidInputError: a bad task, a refused or unusable zip, a limit exceeded, bad data.
+        InvalidInputError: a bad task, a refused or unusable zip, a limit or the budget of images x
+            models exceeded (checked before unpacking), the time limit passed (the run is stopped and
+            dropped), bad data.
         UnknownModelError, ModelLoadError: as `evaluate_zeroshot`.
     """
     settings = settings or get_settings()
     check_choice("The task", task, TASKS)
-    limits = Limits.from_settings(settings)
-    with tempfile.TemporaryDirectory(prefix="siglip-eval-upload-") as unpacked:
-        root = unpack_upload(path, Path(unpacked) / "data", EvalZipLimits.from_settings(settings))
+    limits, models = Limits.from_settings(settings), len(model_keys(options.models))
+    stop = TimeLimit(settings.eval_time_limit_minutes, progress)
+    with tempfile.TemporaryDirectory(prefix="siglip-eval-upload-") as unpacked, stop.stopping():
+        root = unpack_upload(path, Path(unpacked) / "data", EvalZipLimits.from_settings(settings, models))
         if task == "zeroshot":
             data = read_class_folder(root, limits, label="The zip")
-            report = evaluate_zeroshot(data, options, settings=settings, progress=progress)
+            report = evaluate_zeroshot(data, options, settings=settings, progress=stop)
         else:
             captions = read_caption_folder(root, limits=limits, label="The zip")
-            report = evaluate_retrieval(captions, options, settings=settings, progress=progress)
+            report = evaluate_retrieval(captions, options, settings=settings, progress=stop)
+    record_speeds(report)
     output = new_output_folder()
     plots = write_plots(report, output)
     return UploadResult(

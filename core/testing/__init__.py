@@ -6,4 +6,5 @@ never imports it; it needs the development requirements (`pip install -r require
     fuzz         hostile values for every parameter of the app's API, a raw REST client, the
                  per-request budgets
     calls        counting the calls of a function while code runs (in any thread)
+    web          a local web server that records what it is asked for (nothing is fetched from outside)
 """

@@ -125,6 +125,8 @@ def test_evaluate_100_images_shows_table_bar_chart_and_confusion_matrices(page, 
     page.get_by_role("tab", name="Evaluate on your data").click()
     page.locator("#eval-file input[type=file]").set_input_files(str(upload))
     page.locator("#eval-file").get_by_text("my_photos.zip").wait_for()
+    # Before the run: its size and estimated time (the default models: 3).
+    page.locator("#eval-estimate").get_by_text("100 images x 3 model(s): about").wait_for()
     started = time.monotonic()
     page.locator("#eval-run").click()
     page.locator("#eval-status").get_by_text("Best:").wait_for()

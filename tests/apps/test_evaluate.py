@@ -12,6 +12,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from apps.evaluate import DEFAULT_MODELS, evaluate
+from apps.evaluate_estimate import estimate
 from core.config import Settings, set_settings
 from core.evaluation import EvalOptions, evaluate_zeroshot, read_class_folder
 from tests.core.evaluation.conftest import write_caption_folder, write_class_folder, write_zip
@@ -78,6 +79,21 @@ def test_the_handler_reports_every_model_and_the_same_numbers_as_the_core(hundre
 def test_missing_inputs_are_clear_errors(file, models, message):
     with pytest.raises(gr.Error, match=message):
         evaluate(file, models=models, progress=Progress())
+
+
+def test_the_estimate_before_a_run_counts_the_zips_images_against_the_budget_and_the_time_limit(
+    hundred, tiny_settings
+):
+    upload = str(hundred[1])
+    assert estimate(None, DEFAULT_MODELS) == "" and estimate(upload, []) == ""
+    line = estimate(upload, ["siglip", "clip"])
+    assert line.startswith("**Estimate:** 100 images x 2 model(s): about ") and "over" not in line
+    set_settings(Settings.from_env().with_(eval_max_image_models=150))
+    assert "**Over the budget:** 100 images x 2 model(s) is 200" in estimate(upload, ["siglip", "clip"])
+    assert "over" not in estimate(upload, ["siglip"])
+    set_settings(Settings.from_env().with_(eval_time_limit_minutes=1e-4))
+    assert "over the time limit of 0.0001 min" in estimate(upload, ["siglip"])
+    assert "not a readable zip" in estimate(str(hundred[0] / "cat" / "0.jpg"), ["siglip"])
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ pytest.importorskip("mcp", reason="the mcp package (gradio[mcp]) is not installe
 
 READ_TOOLS = {"text_search", "image_search", "draw_search", "combined_search", "similar", "compare_search",
               "list_indexes", "compare_clip_siglip", "compare_multilingual", "evaluate"}  # fmt: skip
-WRITE_TOOLS = {"create_index", "add_to_index", "delete_index"}
+WRITE_TOOLS = {"create_index", "add_to_index", "share_index", "delete_index"}
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +65,39 @@ def test_a_search_is_called_through_the_mcp_endpoint_and_writes_are_refused(live
     assert not listed.isError and "'name': 'wikiart'" in listed.content[0].text
     assert refused.isError and "not through MCP" in refused.content[0].text
     assert (live_app.settings.index_dir / "wikiart").is_dir()
+
+
+def test_file_inputs_given_by_web_address_are_refused_before_anything_is_downloaded(live_app, tmp_path):
+    """Gradio's MCP server takes each image or file input as a URL it would download with no size limit;
+    the app answers such a call with a tool error saying what to send instead, before Gradio reads it.
+    (Gradio itself refuses loopback addresses, so the local server shows that nothing tried.)"""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from core.testing.web import recording_server
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(picture, format="PNG")
+    data_uri = "data:image/png;base64," + base64.b64encode(picture.getvalue()).decode()
+    with recording_server() as (address, fetched):
+        url = f"{address}/huge.png"
+        _, (by_url, built, evaluated, by_content, text) = call_tools(
+            live_app.url + "gradio_api/mcp/",
+            [
+                ("image_search", {"image": url, "k": 3}),
+                ("create_index", {"files": [url], "name": "from-the-web"}),
+                ("evaluate", {"file": url.replace("http", "HTTP"), "models": ["siglip"]}),
+                ("image_search", {"image": data_uri, "k": 3}),
+                ("text_search", {"query": url, "k": 2}),  # a URL as a text is only a text
+            ],
+        )
+    assert fetched == []
+    for refused in (by_url, built, evaluated):
+        message = refused.content[0].text
+        assert (
+            refused.isError and "not by their web address" in message and "data:image/png;base64" in message
+        )
+    assert not by_content.isError and by_content.content[0].text.count("'caption'") == 3
+    assert not text.isError and "2 nearest to" in text.content[0].text

@@ -16,7 +16,7 @@ from tests.apps.conftest import PAINTINGS, serve
 
 NEW_API_NAMES = {
     "/combined_search", "/similar", "/compare_search", "/list_indexes", "/create_index", "/add_to_index",
-    "/delete_index",
+    "/delete_index", "/share_index",
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """The Your images tab through the served app and `gradio_client`: create a collection from images and a
-zip, search it at once, add to it (only new images embedded), delete it; the ownership rule between two
-sessions; limits and bad uploads as clear errors."""
+zip, search it at once, add to it (only new images embedded), share it, delete it; the ownership rule
+between two sessions; limits and bad uploads as clear errors. (Privacy between strangers, restarts
+and quotas: tests/reliability/test_tenancy.py.)"""
 
 from __future__ import annotations
 
@@ -63,9 +64,14 @@ def test_create_search_add_and_delete_a_collection(app, pictures, tmp_path):
     assert (report["count"], report["embedded"]) == (5, 5)
     assert report["skipped"] == [{"item": "trip.zip/trip/notes.txt", "reason": "not an image"}]
     assert "Collection 'holiday' is ready" in status and "Skipped 1" in status
+    assert "holiday" not in {row["name"] for row in bob.predict(api_name="/list_indexes")}  # private
+    with pytest.raises(AppError, match="There is no index named 'holiday'"):
+        bob.predict("holiday", "public", api_name="/share_index")  # for bob it does not exist
+    assert "is public" in alice.predict("holiday", "public", api_name="/share_index")
     rows = {row["name"]: row for row in bob.predict(api_name="/list_indexes")}
-    assert {k: rows["holiday"][k] for k in ("kind", "model_key", "count", "source")} == {
-        "kind": "image", "model_key": "siglip", "count": 5, "source": "upload",
+    assert {k: rows["holiday"][k] for k in ("kind", "model_key", "count", "source", "access", "yours")} == {
+        "kind": "image", "model_key": "siglip", "count": 5, "source": "upload", "access": "public",
+        "yours": False,
     }  # fmt: skip
 
     gallery, status = bob.predict("a red disc", k=3, index="holiday", api_name="/text_search")
@@ -75,12 +81,12 @@ def test_create_search_add_and_delete_a_collection(app, pictures, tmp_path):
     )
     assert [item["caption"].split(" · ")[0] for item in folders] == ["beach/a.png"]
 
-    with pytest.raises(AppError, match="not created in this browser session"):
+    with pytest.raises(AppError, match="not yours"):
         bob.predict([handle_file(pictures[3])], "holiday", api_name="/add_to_index")
     _, report = alice.predict([handle_file(p) for p in pictures[2:]], "holiday", api_name="/add_to_index")
     assert (report["count"], report["embedded"], len(report["duplicates"])) == (8, 3, 1)
 
-    with pytest.raises(AppError, match="not created in this browser session"):
+    with pytest.raises(AppError, match="not yours"):
         bob.predict("holiday", api_name="/delete_index")
     assert alice.predict("holiday", api_name="/delete_index") == "Deleted index 'holiday'."
     assert "holiday" not in {row["name"] for row in bob.predict(api_name="/list_indexes")}
@@ -150,11 +156,30 @@ def test_a_collection_can_be_made_with_any_checkpoint_and_searched_with_it(app, 
         [handle_file(p) for p in pictures[:3]], "meta", reference, api_name="/create_index"
     )
     assert report["count"] == 3
-    rows = {row["name"]: row for row in client.predict(api_name="/list_indexes")}
+    token = report["token"]  # the collection is private: its owner's token opens it
+    rows = {row["name"]: row for row in client.predict(token=token, api_name="/list_indexes")}
     assert rows["meta"]["model_key"] == reference
     gallery, status = client.predict(
-        "a red disc", k=2, model=reference, index="meta", api_name="/text_search"
+        "a red disc", k=2, model=reference, index="meta", token=token, api_name="/text_search"
     )
     assert len(gallery) == 2 and "index 'meta'" in status
     with pytest.raises(AppError, match="Unknown model"):
         client.predict([handle_file(pictures[0])], "nope", "bert-base-uncased", api_name="/create_index")
+
+
+def test_metadata_files_beside_the_images_are_taken_and_their_values_bounded(app, pictures, tmp_path):
+    client = Client(app[0], verbose=False)
+    table = tmp_path / "metadata.csv"
+    name = Path(pictures[0]).name
+    table.write_text(f"file_name,title\n{name},{'A very long title ' * 7_000}\n", encoding="utf-8")
+    _, report = client.predict([handle_file(pictures[0]), handle_file(str(table))], "titled", "siglip",
+                               api_name="/create_index")  # fmt: skip
+    assert report["count"] == 1 and report["skipped"] == []
+    (hit,), _ = client.predict("a red disc", k=1, index="titled", api_name="/text_search")
+    assert hit["caption"].startswith("A very long title") and 1_000 < len(hit["caption"]) < 2_100
+    client.predict("titled", api_name="/delete_index")
+    table.write_text(f"file_name,title\n{name},{'x' * 200_000}\n", encoding="utf-8")  # over csv's limit
+    with pytest.raises(AppError, match=r"metadata\.csv could not be read as CSV"):
+        client.predict(
+            [handle_file(pictures[0]), handle_file(str(table))], "titled", api_name="/create_index"
+        )

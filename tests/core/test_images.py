@@ -159,3 +159,12 @@ def test_scores_on_a_reduced_image_agree_with_the_pipeline_on_the_whole_image(ti
             open_query_image(tmp_path / "big.png"), labels, model=key, template="This is a photo of {}."
         )
         assert max(abs(row["score"] - expected[row["label"]]) for row in got) < 1e-3
+
+
+@pytest.mark.parametrize("kind", ["PCX", "TGA", "ICO", "PPM"])
+def test_only_the_formats_the_app_names_are_parsed_whatever_the_file_is_called(tmp_path, kind):
+    path = tmp_path / "photo.png"
+    Image.new("RGB", (16, 16), "red").save(path, format=kind)
+    assert Image.open(path).format == kind  # PIL itself would read it
+    with pytest.raises(InvalidInputError, match="not in a format this app reads"):
+        open_query_image(path)

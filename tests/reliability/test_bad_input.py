@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 import app as cli
 from apps import examples, texts
 from apps.draw_search import MAX_K
+from benchmarks.load_test import OTHER_INDEX
 from core.images import to_rgb
 from tests.apps.conftest import PAINTINGS
 
@@ -469,14 +470,15 @@ def test_evaluate_with_a_model_that_cannot_load_runs_the_others(app, client, zip
         ("/similar", ("no-such-item.jpg",), {}, "Index 'wikiart' has no item 'no-such-item.jpg'"),
         ("/compare_search", ("a cat", None, "wikiart", "nope"), {}, r"to compare \(got 'nope'\)"),
         ("/delete_index", ("no-such-index",), {}, "There is no index named 'no-such-index'"),
-        ("/delete_index", ("wikiart",), {}, "not created in this browser session"),
-        ("/add_to_index", (["{on-white.png}"], "wikiart"), {}, r"built from folder .*not from uploads"),
+        ("/delete_index", ("wikiart",), {}, "Index 'wikiart' is not yours"),
+        ("/add_to_index", (["{on-white.png}"], "wikiart"), {}, "Index 'wikiart' is not yours"),
         ("/create_index", (["{not-an-image.jpg}"], "x"), {}, "Nothing could be indexed"),
-        ("/create_index", (["{on-white.png}"], "wikiart"), {}, "An index named 'wikiart' already exists"),
+        ("/create_index", (["{on-white.png}"], "wikiart"), {}, "The name 'wikiart' is reserved"),
+        ("/create_index", (["{on-white.png}"], OTHER_INDEX), {}, f"An index named '{OTHER_INDEX}' already"),
     ],
     ids=["filter-syntax", "filter-column", "missing-index", "min-score", "cancel", "negatives", "weight",
          "bad-image", "no-item", "compare-index", "delete-missing", "delete-not-yours", "add-to-cli-index",
-         "create-unreadable", "create-taken"],
+         "create-unreadable", "create-reserved", "create-taken"],
 )  # fmt: skip
 def test_new_endpoints_refuse_bad_input_clearly(
     client, files, api_name, args, kwargs, message, assert_serving

@@ -31,7 +31,7 @@ from core.testing.fuzz import RawClient, rss_mb
 from core.zeroshot import TEMPLATE_RULE
 
 #: The optional parameters of the search endpoints after k and the model: index, min_score, filters.
-SEARCH_REST = ("", -1, [])
+SEARCH_REST = ("", -1, [], "")  # index, min_score, filters, token
 
 TEMPLATE = "{{}}{:>20000000}"
 QUERY = "x" * 20_000_000

@@ -350,3 +350,29 @@ def test_no_path_named_by_a_request_is_ever_opened(app, tmp_path, monkeypatch, a
     assert not [path for path in opened if any(target in path for target in targets)], opened
     assert not (app.settings.index_dir / "stolen").exists()
     assert_serving()
+
+
+def test_files_given_by_web_address_are_refused_before_anything_is_downloaded(app, client, tmp_path):
+    """Gradio would download a FileData whose path is a URL before any check of the app, whatever its
+    size; the app refuses it before Gradio reads the request (a local server counts the downloads)."""
+    import httpx
+    from gradio_client.exceptions import ValidationError
+
+    from core.testing.fuzz import RawClient
+    from core.testing.web import recording_server
+
+    with recording_server() as (address, fetched):
+        file = {"path": f"{address}/huge.png", "meta": {"_type": "gradio.FileData"}}
+        outcome = RawClient(app.url).call("image_search", [file, 3, "siglip", "", -1, [], ""])
+        assert outcome.kind == "error" and "not by their web address" in outcome.message
+        with pytest.raises(ValidationError, match="not by their web address"):
+            client.predict(file, api_name="/image_search")
+        with pytest.raises(ValidationError, match="not by their web address"):
+            client.predict([file], "from-the-web", "siglip", api_name="/create_index")
+        # The browser's events that skip the queue (the Evaluate tab's estimate takes the zip).
+        config = httpx.get(app.url + "config", timeout=30).json()
+        estimate = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "estimate")
+        body = {"data": [file, ["siglip"]], "fn_index": estimate, "session_hash": "s", "trigger_id": None}
+        answer = httpx.post(app.url + "gradio_api/run/predict", json=body, timeout=30)
+        assert answer.status_code == 422 and "not by their web address" in answer.text
+    assert fetched == []

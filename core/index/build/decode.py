@@ -6,7 +6,8 @@ size. It is fast in two ways:
 
 * JPEGs are decoded in libjpeg's draft mode at the smallest 1/2, 1/4 or 1/8 scale that still covers
   both the model's input size and the thumbnail, after the size checks of `core.images` (anything
-  else, and any JPEG that fails this way, is opened by `core.images.open_image`). This changes the
+  else, and any JPEG that fails this way, is opened by `core.images.open_query_image`: the memory of
+  one decode is bounded as for a query, whatever the image). This changes the
   pixels slightly; embeddings agree with a full decode at cosine >= 0.999.
 * With `workers` > 0, worker processes decode and preprocess while the model embeds (on a 2-core CPU
   the model needs both cores, so the default there is to decode in the build's reader thread).
@@ -27,7 +28,7 @@ from PIL import Image
 from core.encoders import Encoder
 from core.encoders.base import ImagePreprocessor, Pixels
 from core.errors import InvalidInputError
-from core.images import MAX_IMAGE_BYTES, check_size, open_image
+from core.images import MAX_IMAGE_BYTES, check_size, open_query_image
 from core.index.build.options import parse_workers
 from core.index.format.thumbnails import make_thumbnail
 from core.index.sources import Item
@@ -82,12 +83,12 @@ def open_item(item: Item) -> Image.Image:
     """Decode an image item (its file or bytes) safely, as RGB.
 
     Raises:
-        InvalidInputError: no image, or not a usable one (see `core.images.open_image`).
+        InvalidInputError: no image, or not a usable one (see `core.images.open_query_image`).
     """
     if item.data is not None:
-        return open_image(item.data)
+        return open_query_image(item.data)
     if item.path is not None:
-        return open_image(item.path)
+        return open_query_image(item.path)
     raise InvalidInputError("the row has no image")
 
 

@@ -3,6 +3,7 @@
     layout      names and paths of the files; the vocabulary: Kind, IndexType, the gallery's name
     fsio        atomic writes, fsync, checksums (whole or sampled), full-disk and read-only messages
     lock        one build of an index at a time
+    access      access.json: who owns a collection and who may see it (Caller, Access), hashes only
     manifest    manifest.json: Manifest, parsing and validating it; the one size formula
     rows        metadata.jsonl of large indexes, read on access
     thumbnails  display thumbnails, named by their own sha256

@@ -5,6 +5,10 @@ finds the index in the catalog (by name, or the model's default: the WikiArt gal
 others by name), checks it once against the checkpoint the settings load for the model, loads it
 (cached per version) and has its thumbnails served. What it returns, a `SearchTarget`, is searched
 with no further lookup or check. The lists behind the app's selectors come from here too.
+
+Every lookup is made for a `Caller`: an index the caller may not read (someone else's private
+collection) is, for them, an index that does not exist; and only indexes without an owner (the
+gallery, command-line builds) are any model's default.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from core.checkpoints import is_reference
 from core.config import Settings, get_settings
 from core.errors import IndexLoadError, NoIndexError, SiglipProjectsError
 from core.index import hints
+from core.index.format.access import Caller, is_owned, may_read
 from core.index.format.catalog import IndexInfo, catalog
 from core.index.format.compat import check_compatible, expected_model_id
 from core.index.format.layout import WIKIART_INDEX, Kind
@@ -22,13 +27,16 @@ from core.index.searching.target import SearchTarget
 from core.registry import MODELS, ModelSpec, get_spec
 
 
-def open_index(model: str | None, name: str | None = None, settings: Settings | None = None) -> SearchTarget:
+def open_index(
+    model: str | None, name: str | None = None, settings: Settings | None = None, caller: Caller | None = None
+) -> SearchTarget:
     """The image index a search uses, opened for the model that searches it.
 
     Args:
         model: Registry key of the model the query is embedded with; None: the named index's own.
         name: An image index; None or "": the model's default (the WikiArt gallery first).
         settings: Index folder and model overrides; default: the process settings.
+        caller: Who asks (default: nobody known): another's private collection does not exist for them.
 
     Returns:
         A SearchTarget: the index, loaded and checked, with the model's spec.
@@ -41,7 +49,8 @@ def open_index(model: str | None, name: str | None = None, settings: Settings | 
         InvalidInputError: `name` is not a valid index name.
     """
     settings = settings or get_settings()
-    entries = catalog(settings).entries()
+    caller = caller or Caller()
+    entries = [entry for entry in catalog(settings).entries() if may_read(entry.path, caller)]
     if name:
         entry = _named(entries, name)
         spec = get_spec(model or entry.model_key)
@@ -51,10 +60,17 @@ def open_index(model: str | None, name: str | None = None, settings: Settings | 
             raise NoIndexError("Name a model or an index to search.")
         spec = get_spec(model)
         model_id = expected_model_id(spec, settings)
-        entry = _default(entries, spec, model_id)
+        entry = _default(_unowned(entries), spec, model_id)
     check_compatible(entry.manifest, spec.key, model_id)
-    serve_thumbnails(entry.path, settings)
-    return SearchTarget(load_index(entry.name, settings=settings), spec, settings)
+    owned = is_owned(entry.path)
+    if not owned:
+        serve_thumbnails(entry.path, settings)
+    return SearchTarget(load_index(entry.name, settings=settings), spec, settings, served=not owned)
+
+
+def _unowned(entries: list[IndexInfo]) -> list[IndexInfo]:
+    """The indexes without an owner: the only ones a model's default may be."""
+    return [entry for entry in entries if not is_owned(entry.path)]
 
 
 def _named(entries: list[IndexInfo], name: str) -> IndexInfo:
@@ -96,7 +112,7 @@ def default_indexes(
     indexes built from the checkpoint the settings load for it (the index named `first`, the WikiArt
     gallery, first; then by name)."""
     settings = settings or get_settings()
-    entries = _ordered(entries if entries is not None else catalog(settings).entries(), first)
+    entries = _ordered(_unowned(entries if entries is not None else catalog(settings).entries()), first)
     expected = _expected_ids(entries, settings)
     chosen: dict[str, IndexInfo] = {}
     for entry in entries:
@@ -106,16 +122,20 @@ def default_indexes(
     return {key: chosen[key] for key in [*MODELS, *sorted(set(chosen) - set(MODELS))] if key in chosen}
 
 
-def usable_indexes(model: str | None = None, settings: Settings | None = None) -> list[IndexInfo]:
-    """Image indexes searchable with `model` (None: with their own model) as the settings load it,
-    by name."""
+def usable_indexes(
+    model: str | None = None, settings: Settings | None = None, caller: Caller | None = None
+) -> list[IndexInfo]:
+    """Image indexes `caller` may read that are searchable with `model` (None: with their own model)
+    as the settings load it, by name."""
     settings = settings or get_settings()
     entries = catalog(settings).entries(Kind.IMAGE)
     expected = _expected_ids(entries, settings)
     return [
         entry
         for entry in entries
-        if (model is None or entry.model_key == model) and expected.get(entry.model_key) == entry.model_id
+        if (model is None or entry.model_key == model)
+        and expected.get(entry.model_key) == entry.model_id
+        and may_read(entry.path, caller or Caller())
     ]
 
 

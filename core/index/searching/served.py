@@ -1,5 +1,6 @@
-"""Which files of the index folder the app may serve: the `thumbnails/` folder of an image index, and
-nothing else of it.
+"""Which files of the index folder the app may serve: the `thumbnails/` folder of an image index
+without an owner (the gallery, command-line builds), and nothing else of it. A collection made in the
+app (`core.index.format.access`) is never served from a fixed address.
 
 The core decides what is served; the app says how (Gradio's static paths) once, with `set_publisher`.
 A folder is published the first time a search opens its index, so indexes built after start-up (by the
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.config import Settings, get_settings
+from core.index.format.access import is_owned
 from core.index.format.catalog import catalog
 from core.index.format.layout import THUMBNAILS, WIKIART_INDEX, Kind, index_path, index_root
 
@@ -41,7 +43,12 @@ def serve_thumbnails(index_folder: Path, settings: Settings | None = None) -> No
         if folder in _served or _publisher is None:
             return
         root = index_root(settings or get_settings())
-        if folder.is_symlink() or index_folder.parent != root or not index_folder.is_dir():
+        if (
+            folder.is_symlink()
+            or index_folder.parent != root
+            or not index_folder.is_dir()
+            or is_owned(index_folder)
+        ):
             log.warning("Not serving %s: not the thumbnails folder of an index in %s", folder, root)
             return
         _publisher([folder])
@@ -49,8 +56,10 @@ def serve_thumbnails(index_folder: Path, settings: Settings | None = None) -> No
 
 
 def served_at_launch(settings: Settings) -> list[str]:
-    """The folders to serve from launch: thumbnails of the image indexes there are, and of the WikiArt
-    gallery (which may be built after launch). Later ones are published by `serve_thumbnails`."""
-    folders = {entry.path / THUMBNAILS for entry in catalog(settings).entries(Kind.IMAGE)}
+    """The folders to serve from launch: thumbnails of the image indexes without an owner there are, and
+    of the WikiArt gallery (which may be built after launch). Later ones are published by
+    `serve_thumbnails`."""
+    entries = catalog(settings).entries(Kind.IMAGE)
+    folders = {entry.path / THUMBNAILS for entry in entries if not is_owned(entry.path)}
     folders.add(index_path(WIKIART_INDEX, settings) / THUMBNAILS)
     return sorted(str(folder) for folder in folders)

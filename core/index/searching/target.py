@@ -24,11 +24,14 @@ class SearchTarget:
         index: The loaded index (shared, cached per version).
         spec: The model's registry entry.
         settings: How the model is loaded (its checkpoint, device, precision).
+        served: Its thumbnails are served from a fixed address (an index without an owner); a
+            collection's are not, and the app hands out copies at unguessable addresses instead.
     """
 
     index: LoadedIndex
     spec: ModelSpec
     settings: Settings
+    served: bool = True
 
     @property
     def name(self) -> str:

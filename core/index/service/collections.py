@@ -4,11 +4,13 @@ Each build runs as a background job (`core.index.service.jobs`), one at a time, 
 it can follow its progress and a closed browser does not stop it. The uploaded files are hard-linked
 (or copied) into a private folder first, so Gradio's cache cleaning cannot take them away mid-build.
 
-A public app needs limits (`CollectionLimits`, from the settings) and a rule on who may change what:
-a collection can be added to or deleted only from the browser session that created it (`owner`),
-unless the app runs with `SIGLIP_PROJECTS_ADMIN=1`. Indexes built by the command line, and the
-WikiArt gallery, have no owner: only an admin may change them from the app. Ownership lives in
-memory, like the sessions it refers to.
+A public app needs limits (`CollectionLimits`, from the settings) and rules on who may see and change
+what (`core.index.format.access`): a collection belongs to the `Caller` who created it (a signed-in
+user, or the holder of an owner token), is private until its owner shares it (publicly, or by a link),
+and can be added to, shared or deleted only by its owner, unless the app runs with
+`SIGLIP_PROJECTS_ADMIN=1`. The record is written into the collection's folder when its name is taken
+(before anything is built), so ownership survives restarts. Indexes built by the command line, and
+the WikiArt gallery, have no owner: everyone reads them, and only an admin may change them from the app.
 """
 
 from __future__ import annotations
@@ -23,16 +25,18 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings, get_settings
-from core.errors import IndexLoadError, InvalidInputError
+from core.errors import InvalidInputError
 from core.index import hints
 from core.index.build.driver import build_index
 from core.index.build.options import BuildOptions, BuildReport
 from core.index.build.plan import SkippedItem
-from core.index.format.catalog import catalog
-from core.index.format.layout import Kind, check_name
+from core.index.format.access import Caller
+from core.index.format.layout import check_name
 from core.index.format.store import IndexStore
 from core.index.searching.load import clear_cache, load_index
+from core.index.service import quotas
 from core.index.service.jobs import jobs
+from core.index.service.owners import RESERVED_NAMES, check_may_change, claim, taken
 from core.index.sources.base import source_label
 from core.index.sources.uploads import UploadLimits, UploadSource, scan_upload
 from core.progress import ProgressCallback
@@ -79,136 +83,99 @@ class CollectionReport:
         }  # fmt: skip
 
 
-class Owners:
-    """Which session created each collection."""
-
-    def __init__(self) -> None:
-        self._owners: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def claim(self, name: str, owner: str) -> None:
-        with self._lock:
-            self._owners[name] = owner
-
-    def owns(self, name: str, owner: str | None) -> bool:
-        with self._lock:
-            return owner is not None and self._owners.get(name) == owner
-
-    def forget(self, name: str) -> None:
-        with self._lock:
-            self._owners.pop(name, None)
-
-
-owners = Owners()
-
-
-def check_may_change(name: str, owner: str | None, settings: Settings) -> None:
-    """The ownership rule: only the session that created a collection (or an admin) changes it.
-
-    Raises:
-        InvalidInputError: `owner` did not create `name` and the app does not run as admin.
-    """
-    if not settings.admin and not owners.owns(name, owner):
-        raise InvalidInputError(
-            f"Index '{name}' was not created in this browser session, so it cannot be changed or deleted "
-            "here (SIGLIP_PROJECTS_ADMIN is off). Create your own collection, or run the app with "
-            "SIGLIP_PROJECTS_ADMIN=1 if it is yours."
-        )
-
-
 def start_create(
     name: str,
     files: Sequence[str | Path],
     model_key: str,
     *,
-    owner: str | None,
+    caller: Caller,
     settings: Settings | None = None,
 ) -> None:
-    """Check an upload and start building collection `name` from it with `model_key` (follow it with
-    `jobs.follow(name)`; its result is a CollectionReport).
+    """Check an upload and the quotas, take the name for `caller` (a private collection) and start
+    building it from the upload with `model_key` (follow it with `jobs.follow(name)`; its result is a
+    CollectionReport).
 
     Raises:
-        InvalidInputError: a bad name, one already taken, too many collections, or a refused upload.
+        InvalidInputError: a bad or reserved name, one already taken, a quota or budget passed, no
+            owner, or a refused upload.
         UnknownModelError: `model_key` is not in the registry.
     """
     settings = settings or get_settings()
     limits = CollectionLimits.from_settings(settings)
     check_name(name)
     get_spec(model_key)
-    if IndexStore.named(name, settings).folder.exists() or jobs.running(name):
-        raise InvalidInputError(
-            f"An index named '{name}' already exists. Choose another name, or add your images to it."
-        )
-    made = [
-        entry
-        for entry in catalog(settings).entries(Kind.IMAGE)
-        if entry.manifest.source.get("type") == "upload"
-    ]
-    if len(made) >= limits.max_collections:
-        raise InvalidInputError(
-            f"The app already keeps {len(made)} collections, its limit (SIGLIP_PROJECTS_MAX_COLLECTIONS). "
-            "Delete one you made, or try again later."
-        )
+    if caller.owner is None:
+        raise InvalidInputError("A collection needs an owner: sign in, or pass an owner token.")
+    if name.lower() in RESERVED_NAMES:
+        raise InvalidInputError(f"The name '{name}' is reserved for the app's gallery. Choose another name.")
+    if IndexStore.named(name, settings).folder.exists():
+        raise InvalidInputError(taken(name))
     staged, upload = _staged(files, limits)
-    if len(upload.entries) > limits.max_images:
+    try:
+        if len(upload.entries) > limits.max_images:
+            raise InvalidInputError(_too_many(len(upload.entries), limits.max_images))
+        with quotas.admitting:
+            quotas.check_quotas(caller, len(upload.entries), settings, new=True)
+            claim(name, caller, settings)
+    except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
-        raise InvalidInputError(_too_many(len(upload.entries), limits.max_images))
-    owners.claim(name, owner or "")
+        raise
     work = _work(name, staged, upload, limits, BuildOptions(model_key=model_key), settings, add=False)
-    jobs.start(name, work, total=len(upload.entries))
+    jobs.start(name, work, total=len(upload.entries), message=WAITING)
 
 
 def start_add(
-    name: str, files: Sequence[str | Path], *, owner: str | None, settings: Settings | None = None
+    name: str, files: Sequence[str | Path], *, caller: Caller, settings: Settings | None = None
 ) -> None:
     """Check an upload and start adding its new images to collection `name` (only images it does not
     hold yet are embedded; follow it with `jobs.follow(name)`).
 
     Raises:
         InvalidInputError: not a collection made in the app, not yours, busy, full, or a refused upload.
-        IndexLoadError: no such index, or a damaged one.
+        IndexLoadError: no such index (or not one the caller may see), or a damaged one.
     """
     settings = settings or get_settings()
     limits = CollectionLimits.from_settings(settings)
+    check_may_change(name, caller, settings)
+    if jobs.running(name):
+        raise InvalidInputError(
+            f"Collection '{name}' is being built right now. Add your images when it is done."
+        )
     manifest = IndexStore.named(name, settings).manifest()
     if manifest.source.get("type") != "upload":
         raise InvalidInputError(
             f"Index '{name}' was built from {source_label(manifest.source)}, not from uploads; "
             f"{hints.update_hint(name)}, or create a collection here."
         )
-    check_may_change(name, owner, settings)
-    if jobs.running(name):
-        raise InvalidInputError(
-            f"Collection '{name}' is being built right now. Add your images when it is done."
-        )
     staged, upload = _staged(files, limits)
-    if manifest.count + len(upload.entries) > limits.max_images:
+    try:
+        if manifest.count + len(upload.entries) > limits.max_images:
+            raise InvalidInputError(_too_many(manifest.count + len(upload.entries), limits.max_images))
+        with quotas.admitting:
+            quotas.check_quotas(caller, len(upload.entries), settings, new=False)
+            work = _work(name, staged, upload, limits, BuildOptions(model_key=manifest.model_key), settings,
+                         add=True)  # fmt: skip
+            jobs.start(name, work, total=len(upload.entries), message=WAITING)
+    except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
-        raise InvalidInputError(_too_many(manifest.count + len(upload.entries), limits.max_images))
-    options = BuildOptions(model_key=manifest.model_key)
-    jobs.start(
-        name, _work(name, staged, upload, limits, options, settings, add=True), total=len(upload.entries)
-    )
+        raise
 
 
-def delete(name: str, *, owner: str | None, settings: Settings | None = None) -> None:
-    """Delete index `name` (a collection of this session, or any index for an admin).
+def delete(name: str, *, caller: Caller, settings: Settings | None = None) -> None:
+    """Delete index `name` (a collection of `caller`, or any index for an admin).
 
     Raises:
         InvalidInputError: not yours, or being built.
-        IndexLoadError: no such index.
+        IndexLoadError: no such index (or not one the caller may see).
         IndexWriteError: it cannot be removed.
     """
     settings = settings or get_settings()
     store = IndexStore.named(name, settings)
-    if not store.folder.is_dir():
-        raise IndexLoadError(f"There is no index named '{name}'.")
-    check_may_change(name, owner, settings)
+    check_may_change(name, caller, settings)
     if jobs.running(name):
         raise InvalidInputError(f"Index '{name}' is being built right now. Delete it when the build is done.")
     store.delete()
     clear_cache(store.folder)
-    owners.forget(name)
     jobs.forget(name)
 
 
@@ -255,7 +222,6 @@ def _work(name: str, staged: Path, upload: Any, limits: CollectionLimits, option
         except BaseException:
             if not add and not store.exists():  # a first build that failed leaves no half-made index
                 shutil.rmtree(store.folder, ignore_errors=True)
-                owners.forget(name)
             raise
         finally:
             shutil.rmtree(staged, ignore_errors=True)

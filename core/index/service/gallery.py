@@ -10,7 +10,6 @@ fails at once and says why.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from core.config import Settings
@@ -19,7 +18,7 @@ from core.index.build.options import BuildOptions
 from core.index.format.catalog import catalog
 from core.index.format.layout import WIKIART_DATASET, WIKIART_INDEX, Kind
 from core.index.service.hub import pull
-from core.index.service.jobs import JobState, JobStatus, jobs
+from core.index.service.jobs import JobHandle, JobState, JobStatus, jobs
 from core.index.sources import DatasetSource
 from core.progress import ProgressCallback
 from core.registry import DEFAULT_MODEL_KEY
@@ -37,13 +36,13 @@ def gallery_status() -> JobStatus:
     return jobs.status(WIKIART_INDEX)
 
 
-def start_default_gallery(settings: Settings, off_message: str = "") -> threading.Thread | None:
+def start_default_gallery(settings: Settings, off_message: str = "") -> JobHandle | None:
     """Start making the WikiArt gallery in the background if it is missing: pulled from
     `SIGLIP_PROJECTS_GALLERY_REPO` when that is set, else built (unless the size setting is 0).
 
     Returns:
-        The job's thread, or None when nothing is made (the index exists, or the size setting is 0;
-        then the job's state is OFF with `off_message`).
+        The job's handle (joined like a thread), or None when nothing is made (the index exists,
+        or the size setting is 0; then the job's state is OFF with `off_message`).
     """
     if any(entry.name == WIKIART_INDEX for entry in catalog(settings).entries(Kind.IMAGE)):
         return None

@@ -2,8 +2,9 @@
 
 A pushed repo holds the index's format and nothing else: `manifest.json`, `v<N>/index.faiss`,
 `v<N>/metadata.jsonl`, `thumbnails/<sha>.jpg`, plus a dataset card (`README.md`) saying which model
-built it and how. Pulling lists the repo first and refuses it if it holds any other file, downloads
-it with `huggingface_hub.snapshot_download`, and installs it through `install_snapshot`: the index is
+built it and how. Pulling lists the repo (names and sizes) first and refuses it if it holds any other
+file or too many bytes, downloads only the files its manifest names (`core.index.service.pulling`),
+and installs it through `install_snapshot`: the index is
 copied into a private folder, checked there like `index info --verify` does (every data file's size
 and sha256 against the manifest, every thumbnail against its name, the FAISS file's shape against the
 manifest), and only then renamed into place. A local snapshot folder goes through the same function.
@@ -17,7 +18,6 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,21 +26,14 @@ from core.config import Settings, get_settings
 from core.errors import IndexLoadError, IndexWriteError, InvalidInputError
 from core.index import hints
 from core.index.format.fsio import writing
-from core.index.format.layout import MANIFEST, THUMBNAILS, check_name, index_path
+from core.index.format.layout import MANIFEST, check_name, index_path
 from core.index.format.manifest import Manifest, read_manifest
 from core.index.format.store import IndexStore
+from core.index.service.pulling import CARD, MAX_MANIFEST_BYTES, check_repo_files, download_index
 from core.index.sources.base import source_label
 from core.registry import MODELS, get_spec
 
-CARD = "README.md"
-#: Files a repo may hold besides the index: its card, and git's attributes.
-REPO_EXTRAS = frozenset({CARD, ".gitattributes"})
-#: Names of the format's files, before the manifest says which version they belong to.
-FORMAT_FILES = re.compile(
-    rf"^(?:{re.escape(MANIFEST)}|v\d+/index\.faiss|v\d+/metadata\.jsonl|{THUMBNAILS}/[0-9a-f]{{32}}\.jpg)$"
-)
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
-MAX_MANIFEST_BYTES = 10_000_000
 
 
 def push(name: str, repo_id: str, *, settings: Settings | None = None, private: bool = False) -> str:
@@ -147,17 +140,10 @@ def pull(
     folder = Path(source).expanduser()
     if folder.is_dir():
         return install_snapshot(folder, name, settings=settings, replace_existing=replace_existing)
-    from huggingface_hub import HfApi, snapshot_download
-
     check_repo_id(source)
     try:
-        files = HfApi().list_repo_files(source, repo_type="dataset", revision=revision)
-        check_repo_files(files, source)
         with tempfile.TemporaryDirectory(prefix="siglip-pull-") as download:
-            snapshot_download(
-                source, repo_type="dataset", revision=revision, local_dir=download,
-                allow_patterns=[name for name in files if FORMAT_FILES.match(name)],
-            )  # fmt: skip
+            download_index(source, revision, Path(download))
             return install_snapshot(
                 Path(download), name, settings=settings, replace_existing=replace_existing
             )
@@ -165,21 +151,6 @@ def pull(
         if isinstance(error, InvalidInputError):
             raise
         raise IndexLoadError(f"Could not pull {source}: {_reason(error)}") from None
-
-
-def check_repo_files(files: Iterable[str], where: str) -> None:
-    """Refuse a snapshot that holds anything but the format's files, a card and `.gitattributes`.
-
-    Raises:
-        IndexLoadError: the files outside the format (the first few), and that nothing was installed.
-    """
-    extras = sorted(name for name in files if name not in REPO_EXTRAS and not FORMAT_FILES.match(name))
-    if extras:
-        listed = ", ".join(extras[:5]) + (f" and {len(extras) - 5} more" if len(extras) > 5 else "")
-        raise IndexLoadError(
-            f"{where} holds files that are not part of an index ({listed}), so it was not installed. "
-            f"{hints.pull_hint()}"
-        )
 
 
 def install_snapshot(

@@ -1,5 +1,9 @@
 """Builds that run in the background, and where each stands: at most one job per name, its status
-(state, progress, message, result) safe to read from any thread."""
+(state, progress, message, result) safe to read from any thread.
+
+Jobs run on one bounded pool of worker threads (`WORKERS`, never a thread per job): a job submitted
+while every worker is busy waits, RUNNING with its message, until one is free.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -40,15 +45,37 @@ class JobStatus:
 
 #: A job's work: builds with the progress callback it is given, returns the build's report.
 Work = Callable[[ProgressCallback], Any]
+#: Worker threads of the process's jobs: the gallery's build and one collection build at a time
+#: (`core.index.service.collections` runs collection builds one at a time) run side by side.
+WORKERS = 2
+
+
+class JobHandle:
+    """A submitted job, joined like a thread."""
+
+    def __init__(self, future: Future) -> None:
+        self._future = future
+
+    def join(self, timeout: float | None = None) -> None:
+        wait([self._future], timeout)
+
+    def is_alive(self) -> bool:
+        return not self._future.done()
 
 
 class Jobs:
     """Background builds by name: at most one running per name; their status, safe to read anytime."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = WORKERS) -> None:
         self._status: dict[str, JobStatus] = {}
-        self._threads: dict[str, threading.Thread] = {}
+        self._threads: dict[str, JobHandle] = {}
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="job")
+
+    def in_flight(self) -> list[str]:
+        """The names of the jobs running or waiting for a worker."""
+        with self._lock:
+            return [name for name, status in self._status.items() if status.state == JobState.RUNNING]
 
     def status(self, name: str) -> JobStatus:
         with self._lock:
@@ -76,23 +103,20 @@ class Jobs:
             if self._status.get(name, JobStatus()).state != JobState.RUNNING:
                 self._status.pop(name, None)
 
-    def start(self, name: str, work: Work, total: int = 0, message: str = "") -> threading.Thread:
-        """Run `work` in a daemon thread unless a job `name` is running (then return that one's thread).
+    def start(self, name: str, work: Work, total: int = 0, message: str = "") -> JobHandle:
+        """Run `work` on the pool unless a job `name` is running (then return that one's handle).
 
         The job's status follows the progress `work` reports; it ends DONE with the report's count, or
         FAILED with the error's message (a bug is logged with its traceback, never lost).
         """
         with self._lock:
-            thread = self._threads.get(name)
-            if thread is not None and thread.is_alive():
-                return thread
+            handle = self._threads.get(name)
+            if handle is not None and handle.is_alive():
+                return handle
             self._status[name] = JobStatus(JobState.RUNNING, 0, total, message, time.monotonic())
-            thread = threading.Thread(
-                target=self._run, args=(name, work, total), name=f"job-{name}", daemon=True
-            )
-            self._threads[name] = thread
-        thread.start()
-        return thread
+            handle = JobHandle(self._pool.submit(self._run, name, work, total))
+            self._threads[name] = handle
+        return handle
 
     def _run(self, name: str, work: Work, total: int) -> None:
         last_log = [0.0]

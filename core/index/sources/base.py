@@ -119,6 +119,24 @@ def public_name(name: str) -> str:
     return "column" + name if name.startswith("_") else name
 
 
+#: Metadata an item keeps: at most this many fields, names of at most `MAX_NAME_CHARS` characters and
+#: texts of at most `MAX_VALUE_CHARS` (longer ones end in `…`). Titles, captions and tags fit; a 45 MB
+#: title, which every search hit's caption would repeat, does not.
+MAX_FIELDS = 64
+MAX_NAME_CHARS = 100
+MAX_VALUE_CHARS = 2000
+
+
+def bounded(value: Any) -> Any:
+    """A metadata value within `MAX_VALUE_CHARS` characters."""
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        return value[: MAX_VALUE_CHARS - 1] + "…"
+    return value
+
+
 def scalars(row: Mapping[str, Any], exclude: set[str]) -> dict[str, Any]:
-    """The JSON scalar fields of a table row, as metadata."""
-    return {public_name(str(k)): jsonable(v) for k, v in row.items() if k not in exclude and is_scalar(v)}
+    """The JSON scalar fields of a table row, as metadata (bounded: see `MAX_FIELDS`)."""
+    fields = [(str(k), v) for k, v in row.items() if k not in exclude and is_scalar(v)]
+    return {
+        public_name(name[:MAX_NAME_CHARS]): bounded(jsonable(value)) for name, value in fields[:MAX_FIELDS]
+    }

@@ -27,6 +27,8 @@ from core.tables import parse_table
 
 #: Entries a zip may hold besides its images (folders, notes, a metadata file).
 EXTRA_ZIP_ENTRIES = 1000
+#: Largest metadata.csv / metadata.jsonl of an upload (each value is then bounded by `sources.base`).
+MAX_SIDECAR_BYTES = 10_000_000
 KEY_PREFIX = "upload:"
 
 
@@ -80,7 +82,7 @@ def scan_upload(files: Sequence[str | Path], limits: UploadLimits) -> Upload:
             entries.append(UploadEntry(file.name, str(file)))
             total += _size(file)
         elif file.name in SIDECAR_FILES:
-            metadata.update(_sidecar(file.name, file.read_bytes(), ""))
+            metadata.update(_sidecar(file.name, _sidecar_bytes(file), ""))
         else:
             skipped.append((file.name, "not an image or a .zip"))
         _check_limits(len(entries), total, limits)
@@ -110,7 +112,8 @@ def _scan_zip(
             if name.suffix.lower() in IMAGE_EXTENSIONS:
                 entries.append(UploadEntry(relative, str(file), member.info.filename))
             elif name.name in SIDECAR_FILES:
-                data = read_member(archive, member, limits.zip_limits())
+                sidecar = ZipLimits(limits.zip_limits().max_entries, MAX_SIDECAR_BYTES, MAX_SIDECAR_BYTES)
+                data = read_member(archive, member, sidecar)
                 folder = "" if name.parent == PurePosixPath(".") else str(name.parent)
                 metadata.update(_sidecar(name.name, data, folder))
             else:
@@ -136,6 +139,15 @@ def _sidecar(name: str, data: bytes, folder: str) -> dict[str, dict[str, Any]]:
         for row in rows
         if row.get("file_name")
     }
+
+
+def _sidecar_bytes(file: Path) -> bytes:
+    if _size(file) > MAX_SIDECAR_BYTES:
+        raise InvalidInputError(
+            f"{file.name} is over {MAX_SIDECAR_BYTES / 1e6:.0f} MB: a metadata file names each image with a "
+            "few fields. Leave out what is not needed."
+        )
+    return file.read_bytes()
 
 
 def _size(file: Path) -> int:

@@ -68,6 +68,10 @@ class RawClient:
         if response.status_code == 413:  # refused before it was read (apps.request_limit)
             detail = response.json()["detail"]
             return Outcome("error", detail, detail, time.perf_counter() - started)
+        if response.status_code == 422:  # refused before the queue (apps.fairness), Gradio's way
+            messages = [item.get("message", "") for item in response.json().get("detail", [])]
+            message = " ".join(str(text) for text in messages) or response.text[:300]
+            return Outcome("error", response.json(), message, time.perf_counter() - started)
         assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:300]}"
         event_id = response.json()["event_id"]
         event = data_line = None

@@ -60,6 +60,7 @@ def file_values(files: dict[str, dict[str, Any]]) -> st.SearchStrategy[Any]:
         {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}},
         {"path": "../../../../etc/hostname", "meta": {"_type": "gradio.FileData"}},
         {"url": "http://127.0.0.1:1/x.png", "meta": {"_type": "gradio.FileData"}},
+        {"path": "http://127.0.0.1:1/x.png", "meta": {"_type": "gradio.FileData"}},
         {"url": "data:image/png;base64,!!!!", "path": None, "meta": {"_type": "gradio.FileData"}},
         {"path": None, "meta": {"_type": "gradio.FileData"}},
     ]
@@ -85,9 +86,9 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An endpoint and its parameters. `owned`: its good values act on a collection, which only the
-    browser session that made it may change, and every raw call is a session of its own; so a clear
-    refusal ("not created in this browser session") is the good answer too."""
+    """An endpoint and its parameters. `owned`: its good values act on a collection, which only its
+    owner may change, and every raw call is a session of its own without a token; so a clear refusal
+    ("is not yours") is the good answer too."""
 
     api_name: str
     parameters: tuple[Parameter, ...]
@@ -116,6 +117,8 @@ IMAGE = Parameter("image", lambda files: files["photo.jpg"], file_values)
 LABELS = Parameter("labels", lambda files: "cat, dog", _any)
 TEMPLATE = Parameter("template", lambda files: "a photo of {}.", _any)
 TOP_K = Parameter("top_k", lambda files: 3, _any)
+#: The owner or share token of the endpoints that take one (none: the session's own).
+TOKEN = Parameter("token", lambda files: "", _any)
 #: The parameters every image search shares after its query.
 SEARCH = (
     K,
@@ -123,6 +126,7 @@ SEARCH = (
     Parameter("index", lambda files: "", _any),
     Parameter("min_score", lambda files: -1, _any),
     Parameter("filters", lambda files: [], _any),
+    TOKEN,
 )
 
 
@@ -198,6 +202,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Parameter("index_a", lambda files: "wikiart", _any),
             Parameter("index_b", lambda files: "wikiart", _any),
             K,
+            TOKEN,
         ),
     ),
     Endpoint(
@@ -206,6 +211,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Parameter("files", lambda files: [files["photo.jpg"]], _file_lists),
             Parameter("name", _new_name, _any),
             MODEL,
+            TOKEN,
         ),
     ),
     Endpoint(
@@ -213,8 +219,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         (
             Parameter("files", lambda files: [files["photo.jpg"]], _file_lists),
             Parameter("name", lambda files: "wikiart", _any),
+            TOKEN,
         ),
         owned=True,
     ),
-    Endpoint("delete_index", (Parameter("name", lambda files: "wikiart", _any),), owned=True),
+    Endpoint(
+        "share_index",
+        (
+            Parameter("name", lambda files: "wikiart", _any),
+            Parameter("visibility", lambda files: "link", _any),
+            TOKEN,
+        ),
+        owned=True,
+    ),
+    Endpoint("delete_index", (Parameter("name", lambda files: "wikiart", _any), TOKEN), owned=True),
 )
