@@ -64,7 +64,7 @@ def test_an_admin_may_change_any_index_and_nobody_owns_cli_indexes(settings, ima
     from core.index import FolderSource, build_index
 
     build_index("photos", FolderSource(image_folder), settings=settings)
-    with pytest.raises(InvalidInputError, match="is not yours.*SIGLIP_PROJECTS_ADMIN=1"):
+    with pytest.raises(InvalidInputError, match=r"is not yours.*SIGLIP_PROJECTS_ADMIN=1"):
         collections.delete("photos", caller=ALICE, settings=settings)
     with pytest.raises(InvalidInputError, match="Index 'photos' is not yours"):
         collections.start_add("photos", upload, caller=ALICE, settings=settings)
