@@ -117,14 +117,23 @@ def test_the_fastest_runtime_that_agrees_with_fp32_is_kept():
 
 
 def test_agreement_checks_each_cosine_and_each_nearest_neighbour():
-    # Image 0 is a hair closer to image 1 (0.5) than to image 2 (0.4995).
-    reference = np.array([[1, 0, 0], [0.5, np.sqrt(0.75), 0], [0.4995, 0, np.sqrt(1 - 0.4995**2)]])
+    def triangle(second: float) -> np.ndarray:
+        """Image 0 at 0.5 from image 1 and at `second` from image 2 (images 1 and 2 far apart)."""
+        return np.array([[1, 0, 0], [0.5, np.sqrt(0.75), 0], [second, 0, np.sqrt(1 - second**2)]])
+
+    def moved_towards_2(reference: np.ndarray) -> np.ndarray:
+        shifted = reference.copy()
+        shifted[0] = reference[0] + 0.02 * reference[2]
+        shifted[0] /= np.linalg.norm(shifted[0])
+        return shifted
+
+    reference = triangle(0.495)  # fp32 tells 1 from 2 by 0.005
     assert agreement(reference, reference) == (pytest.approx(1.0), True)
-    shifted = reference.copy()
-    shifted[0] = reference[0] + 0.01 * reference[2]  # moved towards image 2
-    shifted[0] /= np.linalg.norm(shifted[0])
-    cosine, same = agreement(shifted, reference)
-    assert cosine >= 0.9999 and not same  # close enough per image, yet another nearest neighbour
+    cosine, same = agreement(moved_towards_2(reference), reference)
+    assert cosine >= runtimes.MIN_COSINE and not same  # close enough per image, yet another neighbour
+    near_tie = triangle(0.4995)  # 1 and 2 are near-duplicates as seen from 0: a swap is no change
+    cosine, same = agreement(moved_towards_2(near_tie), near_tie)
+    assert cosine >= runtimes.MIN_COSINE and same
 
     rng = np.random.default_rng(0)
     apart = rng.normal(size=(4, 64))
