@@ -2,8 +2,9 @@
 
 `image_runtime="auto"` (the default): on the first batch of the user's own images, with the real
 checkpoint, every candidate that exists on this CPU embeds the same sample after a one-image warm-up:
-torch at the bulk precision (bf16 where native, else fp32), the fp32 export on ONNX Runtime, and the
-int8 variants worth trying on this CPU (`onnx_tower.quantisations_for`). The fastest candidate whose
+torch at the bulk precision (bf16 where native, else fp32), the int8 variants worth trying on this
+CPU (`onnx_tower.quantisations_for`), and the fp32 export on ONNX Runtime where it is the fp32
+reference (torch runs bf16) or no int8 variant agrees. The fastest candidate whose
 embeddings agree with fp32 (`agreement`: cosine >= `MIN_COSINE` for every image, and every image's
 nearest neighbour within the sample unchanged where fp32 tells the neighbours apart) embeds the
 rest; the choice, its reason and every candidate's figures go into the build report and the manifest
