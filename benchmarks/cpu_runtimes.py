@@ -138,7 +138,7 @@ def onnx_variants(model, pixels) -> dict[str, Callable[[], np.ndarray]]:
         quantised = folder / quantisation.file_name()
         quantize_dynamic(
             str(path), str(quantised), weight_type=getattr(QuantType, quantisation.weights),
-            reduce_range=quantisation.reduce_range,
+            reduce_range=quantisation.reduce_range, per_channel=quantisation.per_channel,
         )  # fmt: skip
         name = f"{quantisation.name}{'' if quantisation.name in here else ' (not tried here)'}"
         sessions[name] = ort.InferenceSession(str(quantised), options, providers=["CPUExecutionProvider"])

@@ -11,8 +11,10 @@ Each round runs, in alternation so that a busy machine slows both alike, on the 
   * ours: a fresh `python app.py index build NAME --folder ... --rebuild` with the defaults
     (`image_runtime=auto`, `precision=auto`): start-up, model load, the runtime trial on the first
     batch, decoding, thumbnails, FAISS and manifest all included.
-Before the rounds, one build with `--image-runtime onnx-int8` exports the ONNX towers (cached per
-checkpoint and revision, as a user's first large build does); that first-build cost is printed too.
+Before the rounds, one build with `--image-runtime onnx-int8` exports the ONNX towers and runs a
+runtime trial (both cached per checkpoint and revision, as a user's first large build does: builds
+too small for a trial of their own then use the remembered choice once their first images agree);
+that first-build cost is printed too.
 It prints the CPU's features, each round's wall times, the ratio (median and range), the runtime the
 build chose, and the lowest cosine between the index's vectors and the seed's fp32 embeddings.
 """

@@ -14,7 +14,9 @@ Only bulk work takes this path, and only with `precision=auto` (an explicit prec
 as given): query embeddings stay fp32 torch, the fidelity rule of the interactive paths. Exporting a
 tower costs about as much as embedding a few hundred images on 2 cores, so a build of fewer than
 `EXPORT_MIN_IMAGES` images uses an exported tower only if one is already cached, and one of fewer
-than `TRIAL_MIN_IMAGES` runs no trial at all (the trial would cost more than it saves).
+than `TRIAL_MIN_IMAGES` runs no trial at all (it would cost more than it saves): it uses the choice
+the last trial here made for the checkpoint (`runtime_memory`), checked on its first `CHECK_IMAGES`
+images, or else torch.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from core.encoders import onnx_tower
+from core.encoders import onnx_tower, runtime_memory
 from core.encoders.base import Encoder, Pixels
 from core.encoders.cpu import CpuFeatures
 from core.encoders.cpu import detect as detect_cpu
@@ -35,6 +37,8 @@ from core.encoders.cpu import detect as detect_cpu
 MIN_COSINE = 0.999
 #: Images of the first batch each candidate embeds for its time and agreement.
 SAMPLE_IMAGES = 8
+#: Images of a small build's first batch that check a remembered runtime (`runtime_memory`).
+CHECK_IMAGES = 4
 #: Builds with fewer images to embed do not export a tower (they use one already cached).
 EXPORT_MIN_IMAGES = 256
 #: Builds with fewer images run no trial: timing the candidates costs about as much as embedding 25
@@ -113,9 +117,8 @@ def agreement(embeddings: np.ndarray, reference: np.ndarray) -> tuple[float, boo
 
 
 def pick(trials: Sequence[Trial], fallback: str, baseline: str | None = None) -> tuple[str, str]:
-    """(runtime, reason): the fastest trial that agrees with fp32, else `fallback` (the reference
-    itself, which always agrees, or torch for `image_runtime="onnx-int8"`). Speeds in the reason are
-    relative to `baseline` (default: `fallback`), the model's own torch runtime."""
+    """(runtime, reason): the fastest trial that agrees with fp32, else `fallback` (the reference, or
+    torch for `image_runtime="onnx-int8"`). Speeds are relative to `baseline` (default `fallback`)."""
     by_speed = sorted(trials, key=lambda trial: trial.seconds_per_image)
     base = next(t for t in trials if t.runtime == (baseline or fallback))
     best = next((t for t in by_speed if t.agrees), None)
@@ -238,6 +241,10 @@ def choose(
         `SAMPLE_IMAGES` of `pixels`, so that they are not embedded twice).
     """
     cpu = cpu or detect_cpu()
+    if not int8_only and images is not None and images < TRIAL_MIN_IMAGES:
+        recalled = _recalled(encoder, pixels, cpu)
+        if recalled is not None:
+            return recalled
     candidates, reference, notes = candidates_for(encoder, images=None if int8_only else images, cpu=cpu)
     sample = {key: value[:SAMPLE_IMAGES] for key, value in pixels.items()}
     if len(candidates) == 1:
@@ -257,4 +264,37 @@ def choose(
         name, reason = pick(trials, reference, baseline=own)
     chosen = next(candidate for candidate in candidates if candidate.name == name)
     choice = RuntimeChoice(name, "; ".join([reason, *notes]), tuple(trials), cpu.describe())
+    auto = RuntimeChoice(*pick(trials, reference, baseline=own), tuple(trials)) if int8_only else choice
+    runtime_memory.remember(encoder, own, cpu, auto.record())
     return choice, chosen, runs[name][1]
+
+
+def _recalled(
+    encoder: Encoder, pixels: Pixels, cpu: CpuFeatures
+) -> tuple[RuntimeChoice, Candidate, np.ndarray] | None:
+    """For a build too small for a trial: the runtime the last trial here chose for this checkpoint
+    (`runtime_memory`), if its tower is cached and it agrees with fp32 on the build's first
+    `CHECK_IMAGES` images; torch if it does not; None when nothing faster is remembered."""
+    own = Candidate(torch_name(encoder), encoder.fast_path.embed)  # type: ignore[union-attr]
+    past = runtime_memory.recall(encoder, own.name, cpu) if onnx_tower.supports(encoder) else None
+    tower = onnx_tower.cached_tower(encoder, past.runtime) if past and past.runtime != own.name else None
+    fp32 = own.name == "torch-fp32" or tower is None  # no fp32 tower loaded for nothing
+    reference = own if fp32 else onnx_tower.cached_tower(encoder, "onnx-fp32")
+    if past is None or tower is None or reference is None:
+        return None
+    sample = {key: value[:CHECK_IMAGES] for key, value in pixels.items()}
+    got, want = tower.embed(sample), reference.embed(sample)
+    cosine, same = agreement(got, want)
+    checked = f"checked on this build's first {len(got)} images: cosine {cosine:.4f} to {reference.name}"
+    if cosine >= MIN_COSINE and same:
+        reason = f"remembered from the last trial of this checkpoint here ({past.reason}); {checked}"
+        try:
+            trials = tuple(Trial(**record) for record in past.trials)
+        except TypeError:  # written by another version
+            trials = ()
+        choice = RuntimeChoice(tower.name, reason, trials, cpu.describe())
+        return choice, Candidate(tower.name, tower.embed), got
+    reason = f"{tower.name}, remembered as the fastest here, disagrees with fp32 on this build's images"
+    reason += f" ({checked}{', neighbours moved' if cosine >= MIN_COSINE else ''})"
+    mine = want if reference is own else own.embed(sample)
+    return RuntimeChoice(own.name, reason, cpu=cpu.describe()), own, mine

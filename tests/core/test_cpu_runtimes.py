@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from core.config import Settings
-from core.encoders import get_encoder, onnx_tower, runtimes
+from core.encoders import get_encoder, onnx_tower, runtime_memory, runtimes
 from core.encoders.base import collate, resolve_precision
 from core.encoders.cpu import CpuFeatures, detect, read_flags
 from core.encoders.runtimes import Candidate, Trial, agreement, measure, pick
@@ -245,3 +245,53 @@ def test_small_builds_use_a_cached_export_and_explicit_settings_are_honoured(aut
     _, record = _build("cached", tmp_path / "photos", settings)
     assert {q.name for q in onnx_tower.quantisations_for()} <= {t["runtime"] for t in record["trials"]}
     assert {path: path.stat().st_mtime_ns for path in exports.glob("*/*.onnx")} == files  # not again
+
+
+def test_a_remembered_choice_is_kept_per_cpu_and_library_versions(auto, tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    encoder = get_encoder("siglip", auto, bulk=True)
+    record = {"runtime": "onnx-uint8", "reason": "the fastest that agrees", "trials": []}
+    runtime_memory.remember(encoder, "torch-fp32", AVX2, record)
+    assert runtime_memory.recall(encoder, "torch-fp32", AVX2).runtime == "onnx-uint8"
+    assert runtime_memory.recall(encoder, "torch-fp32", AVX512_BF16) is None  # another CPU: no memory
+    assert runtime_memory.recall(encoder, "torch-bf16", AVX2) is None  # measured against another torch
+    (onnx_tower.cache_folder(encoder) / runtime_memory.FILE_NAME).write_text("{not json")
+    assert runtime_memory.recall(encoder, "torch-fp32", AVX2) is None  # a broken cache is no memory
+
+
+def test_small_builds_use_the_remembered_choice_once_their_own_images_agree(auto, tmp_path, monkeypatch):
+    """A build too small for a trial uses what the last trial here chose for the checkpoint, checked
+    on its own first images against fp32; where they disagree, torch."""
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    paths = _photos(tmp_path / "photos", 3)
+    settings = auto.with_(index_dir=tmp_path / "indexes", batch_size=4)
+    _build("forced", tmp_path / "photos", settings, image_runtime="onnx-int8")  # a trial: remembered
+    encoder, cpu = get_encoder("siglip", settings, bulk=True), detect()
+    own = runtimes.torch_name(encoder)
+    remembered = runtime_memory.recall(encoder, own, cpu)
+    assert remembered is not None
+
+    _, record = _build("real", tmp_path / "photos", settings)  # whatever this CPU's trial chose
+    if remembered.runtime == own:
+        assert record["runtime"] == own and "too few for a trial" in record["reason"]
+    else:
+        assert (
+            record["runtime"] in (remembered.runtime, own)
+            and "checked on this build's first 3 images" in (record["reason"])
+        )
+    fp32 = get_encoder("siglip", settings.with_(precision="fp32"))
+    index = load_index("real", settings=settings)
+    by_path = {row["path"]: vector for row, vector in zip(index.rows, index.vectors(), strict=True)}
+    seed = np.concatenate([fp32.embed_images([open_image(path)]) for path in paths])
+    assert float((np.stack([by_path[p.name] for p in paths]) * seed).sum(axis=1).min()) >= 0.998
+
+    closest = onnx_tower.quantisations_for(cpu)[-1]  # both outcomes of the check, through its threshold
+    runtime_memory.remember(encoder, own, cpu, {"runtime": closest.name, "reason": "a trial", "trials": []})
+    monkeypatch.setattr(runtimes, "MIN_COSINE", -1.0)  # anything agrees
+    _, record = _build("agrees", tmp_path / "photos", settings)
+    assert record["runtime"] == closest.name and "remembered from the last trial" in record["reason"]
+    monkeypatch.setattr(runtimes, "MIN_COSINE", 1.5)  # nothing agrees
+    _, record = _build("disagrees", tmp_path / "photos", settings)
+    assert record["runtime"] == own and f"{closest.name}, remembered as the fastest" in record["reason"]
