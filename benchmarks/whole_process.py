@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -77,10 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {"seed": [], "ours": []}
     summary = ""
     for number in range(args.rounds):
-        times["seed"].append(run(seed, env)[0])
+        seconds, printed = run(seed, env)
+        times["seed"].append(seconds)
+        loop = _number(printed, r"loop: \d+ images in ([\d.]+) s")
         seconds, summary = run(ours, env)
         times["ours"].append(seconds)
-        print(f"round {number + 1}: seed {times['seed'][-1]:.1f} s, ours {seconds:.1f} s")
+        embedding = _number(summary, r"\d+ embedded in ([\d.]+) s")
+        print(
+            f"round {number + 1}: seed {times['seed'][-1]:.1f} s ({args.images / loop:.2f} img/s in its "
+            f"loop), ours {seconds:.1f} s ({args.images / embedding:.2f} img/s embedding, any trial included)"
+        )
     ratios = [s / o for s, o in zip(times["seed"], times["ours"], strict=True)]
     chosen = [line.strip() for line in summary.splitlines() if "Images embedded with" in line]
     print(f"chosen: {chosen[0] if chosen else '(no note)'}")
@@ -101,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     print("target: >= 2.5x on an AVX2-only CPU, >= 3x with AVX-512 VNNI; cosine >= 0.999")
     shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _number(text: str, pattern: str) -> float:
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else float("nan")
 
 
 if __name__ == "__main__":
