@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,13 @@ def key(own: str, cpu: CpuFeatures) -> str:
 def remember(encoder: Encoder, own: str, cpu: CpuFeatures, record: dict[str, Any]) -> None:
     """Keep `record` (a `RuntimeChoice.record()`) as the choice for `encoder` against `own` on `cpu`.
     Written whole (a temporary file renamed); a file that cannot be written is skipped silently, as
-    a cache is."""
+    a cache is, and of two builds that remember at once the last one wins."""
     path = onnx_tower.cache_folder(encoder) / FILE_NAME
     choices = _read(path)
     choices[key(own, cpu)] = {
         "runtime": record["runtime"], "reason": record["reason"], "trials": record["trials"],
     }  # fmt: skip
-    temporary = path.with_suffix(f".tmp{os.getpid()}")
+    temporary = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")  # one per writer
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(json.dumps(choices, indent=1))
